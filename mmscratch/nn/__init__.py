@@ -1,5 +1,19 @@
 """Layers with explicit forward and backward passes, losses, optimizers and models."""
 
+from . import initializers
+from .activations import Linear, ReLU, Sigmoid, Softmax, Tanh
+from .dense import Dense
 from .layer import LAYER_REGISTRY, Layer
+from .losses import CategoricalCrossentropy, MeanSquaredError, SoftmaxCrossEntropy
+from .model import load_model, save_model
+from .optimizers import SGD, Adam, clip_grad_norm
+from .sequential import Sequential
+from .shape import Dropout, Flatten
 
-__all__ = ["Layer", "LAYER_REGISTRY"]
+__all__ = [
+    "Layer", "LAYER_REGISTRY", "initializers",
+    "Dense", "ReLU", "Tanh", "Sigmoid", "Softmax", "Linear", "Flatten", "Dropout",
+    "SoftmaxCrossEntropy", "CategoricalCrossentropy", "MeanSquaredError",
+    "SGD", "Adam", "clip_grad_norm",
+    "Sequential", "save_model", "load_model",
+]

@@ -1,0 +1,129 @@
+"""Optimizers that step over any object exposing ``parameters()`` -> (layer, key) pairs.
+
+Updates are in place (``p -= ...``), so layers keep their param arrays. Optional
+global-norm clipping (``clipnorm``) rescales all gradients together when their joint
+L2 norm exceeds the threshold: g <- g * min(1, clipnorm / ||g||_2); it stays on the
+device (no host sync).
+"""
+
+from __future__ import annotations
+
+from .. import backend
+
+__all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm", "global_norm", "get"]
+
+
+def global_norm(grads):
+    """sqrt(sum_k ||g_k||^2) over a list of gradient arrays (a 0-d device array)."""
+    xp = backend.xp()
+    return xp.sqrt(sum((g * g).sum() for g in grads))
+
+
+def clip_grad_norm(grads, max_norm):
+    """Return the gradients scaled by min(1, max_norm / global_norm(grads)) (new arrays)."""
+    if max_norm is None or not grads:
+        return list(grads)
+    xp = backend.xp()
+    scale = xp.minimum(1.0, max_norm / (global_norm(grads) + 1e-12))
+    return [g * scale.astype(g.dtype) for g in grads]
+
+
+class Optimizer:
+    """Base class: keeps per-parameter state keyed by (layer identity, param name)."""
+
+    def __init__(self, lr, clipnorm=None):
+        if lr <= 0:
+            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr!r}")
+        self.lr = lr
+        self.clipnorm = clipnorm
+        self.iterations = 0
+        self._state = {}
+
+    def step(self, model):
+        """Apply one update to every parameter of ``model`` from its current ``grads``."""
+        pairs = list(model.parameters())
+        grads = clip_grad_norm([owner.grads[k] for owner, k in pairs], self.clipnorm)
+        self.iterations += 1
+        for (owner, key), g in zip(pairs, grads):
+            p = owner.params[key]
+            state = self._state.setdefault((id(owner), key), {})
+            self._update(p, g, state)
+
+    def _update(self, p, g, state):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"lr": self.lr, "clipnorm": self.clipnorm}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``.
+
+    v <- mu v + g;  p <- p - lr * (g + mu v if nesterov else v)   (mu = 0: p <- p - lr g)
+    """
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, clipnorm=None):
+        super().__init__(lr, clipnorm)
+        if nesterov and momentum <= 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0")
+        self.momentum = momentum
+        self.nesterov = nesterov
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+    def _update(self, p, g, state):
+        if self.momentum == 0:
+            p -= self.lr * g
+            return
+        v = state.get("v")
+        v = g.copy() if v is None else self.momentum * v + g
+        state["v"] = v
+        p -= self.lr * (g + self.momentum * v if self.nesterov else v)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction, as ``torch.optim.Adam``.
+
+    m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
+    p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    ``epsilon`` defaults to 1e-7 like Keras (PyTorch uses 1e-8).
+    """
+
+    def __init__(self, lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, clipnorm=None):
+        super().__init__(lr, clipnorm)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+    def _update(self, p, g, state):
+        xp = backend.xp()
+        if "m" not in state:
+            state["m"] = xp.zeros_like(p)
+            state["v"] = xp.zeros_like(p)
+            state["t"] = 0
+        state["t"] += 1
+        t, b1, b2 = state["t"], self.beta_1, self.beta_2
+        m, v = state["m"], state["v"]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        m_hat = m / (1 - b1**t)
+        v_hat = v / (1 - b2**t)
+        p -= self.lr * m_hat / (xp.sqrt(v_hat) + self.epsilon)
+
+
+def get(optimizer):
+    """An optimizer from an instance or a Keras-style name (``"adam"``, ``"sgd"``)."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    names = {"adam": Adam, "sgd": SGD}
+    try:
+        return names[str(optimizer).lower()]()
+    except KeyError:
+        raise ValueError(f"unknown optimizer {optimizer!r}; use 'adam', 'sgd' "
+                         "or an Optimizer instance") from None
