@@ -59,7 +59,8 @@ class Dense(Layer):
         self.built = True
 
     def forward(self, x, training=False):
-        self._check_input(x, min_ndim=2)
+        # NaN/inf are caught here, where they enter the network (costs one reduction).
+        self._check_input(x, min_ndim=2, finite=self.check_finite)
         self._ensure_built(x.shape)
         W = self.params["W"]
         if x.shape[-1] != W.shape[0]:

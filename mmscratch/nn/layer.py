@@ -30,6 +30,10 @@ LAYER_REGISTRY: dict[str, type] = {}
 class Layer:
     """Base layer: parameter bookkeeping, lazy building and the forward/backward API."""
 
+    #: Layers that validate values (not only shapes) reject NaN/inf inputs when True.
+    #: Set ``Layer.check_finite = False`` to skip that reduction (and GPU sync) for speed.
+    check_finite = True
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         LAYER_REGISTRY[cls.__name__] = cls
