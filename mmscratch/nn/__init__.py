@@ -2,6 +2,7 @@
 
 from . import initializers
 from .activations import Linear, ReLU, Sigmoid, Softmax, Tanh
+from .conv import AveragePooling2D, Conv2D, GlobalAveragePooling2D, MaxPooling2D
 from .dense import Dense
 from .layer import LAYER_REGISTRY, Layer
 from .losses import CategoricalCrossentropy, MeanSquaredError, SoftmaxCrossEntropy
@@ -12,7 +13,8 @@ from .shape import Dropout, Flatten
 
 __all__ = [
     "Layer", "LAYER_REGISTRY", "initializers",
-    "Dense", "ReLU", "Tanh", "Sigmoid", "Softmax", "Linear", "Flatten", "Dropout",
+    "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+    "ReLU", "Tanh", "Sigmoid", "Softmax", "Linear", "Flatten", "Dropout",
     "SoftmaxCrossEntropy", "CategoricalCrossentropy", "MeanSquaredError",
     "SGD", "Adam", "clip_grad_norm",
     "Sequential", "save_model", "load_model",

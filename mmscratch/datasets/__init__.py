@@ -1,0 +1,7 @@
+"""Data sets: MNIST (IDX), and more added by their loaders (see DESIGN.md, "Data")."""
+
+from . import mnist
+from ._paths import data_dir
+from .mnist import load_mnist
+
+__all__ = ["data_dir", "mnist", "load_mnist"]
