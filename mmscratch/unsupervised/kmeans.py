@@ -1,0 +1,401 @@
+"""k-means clustering (k-means++ seeding, Lloyd iterations) with scikit-learn's names.
+
+The document's clustering objective (section 3.3.2) is
+
+    min sum_{i=1}^{n} ||x_i - c_i||^2,
+
+where c_i is the centre of the cluster that x_i belongs to. Lloyd's algorithm
+alternates the two exact minimisations of that sum: assign every x_i to its
+nearest centre (centres fixed), then move every centre to the mean of its points
+(assignments fixed). Each step can only lower the sum, so it converges.
+
+Chapter: chapters/03-3-tasks.md.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from .. import backend
+from ._common import check_data, host_rng
+
+__all__ = ["KMeans", "ConvergenceWarning", "kmeans_plusplus"]
+
+# Largest distance block (rows x clusters) computed at once; bounds memory for big N.
+_BLOCK_ELEMENTS = 1 << 22
+
+
+class ConvergenceWarning(UserWarning):
+    """k-means found fewer distinct clusters than asked for (duplicate points)."""
+
+
+def _row_chunks(n_rows, n_cols):
+    step = max(1, _BLOCK_ELEMENTS // max(1, n_cols))
+    return [(s, min(n_rows, s + step)) for s in range(0, n_rows, step)]
+
+
+def _assign(X, C):
+    """Nearest centre of each row: ``argmin_j ||c_j||^2 - 2 x_i . c_j`` -> labels (n,).
+
+    ``||x_i||^2`` is the same for every j, so it is left out of the argmin; one
+    matrix product per chunk of rows gives all the cross terms.
+    """
+    xp = backend.xp()
+    c_sq = (C * C).sum(axis=1)  # (k,)
+    parts = [xp.argmin(c_sq[None, :] - 2.0 * (X[a:b] @ C.T), axis=1)  # (rows,)
+             for a, b in _row_chunks(X.shape[0], C.shape[0])]
+    return parts[0] if len(parts) == 1 else xp.concatenate(parts)
+
+
+def _sq_dist_to_assigned(X, C, labels):
+    """``||x_i - c_{labels_i}||^2`` for every row, computed directly (no cancellation)."""
+    xp = backend.xp()
+    parts = []
+    for a, b in _row_chunks(X.shape[0], X.shape[1]):
+        diff = X[a:b] - C[labels[a:b]]  # (rows, d)
+        parts.append((diff * diff).sum(axis=1))
+    return parts[0] if len(parts) == 1 else xp.concatenate(parts)
+
+
+def _cluster_sums(X, labels, k):
+    """Per-cluster sums ``(k, d)`` and sizes ``(k,)`` through a one-hot matrix product.
+
+    ``onehot^T X`` adds every row into its cluster in one BLAS call (a scatter-add
+    over rows would be a slow unbuffered loop on the CPU).
+    """
+    xp = backend.xp()
+    ids = xp.arange(k)
+    sums = xp.zeros((k, X.shape[1]), dtype=X.dtype)
+    counts = xp.zeros(k, dtype=X.dtype)
+    for a, b in _row_chunks(X.shape[0], k):
+        onehot = (labels[a:b, None] == ids[None, :]).astype(X.dtype)  # (rows, k)
+        sums += onehot.T @ X[a:b]
+        counts += onehot.sum(axis=0)
+    return sums, counts
+
+
+def kmeans_plusplus(X, n_clusters, random_state=None, n_local_trials=None, x_squared_norms=None):
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007, as in scikit-learn).
+
+    The first centre is a uniformly random point. Each next one: draw
+    ``2 + int(log k)`` candidates with probability proportional to
+    ``D(x)^2 = min_j ||x - c_j||^2`` and keep the candidate that lowers the
+    potential ``sum_i D(x_i)^2`` most.
+
+    Parameters
+    ----------
+    X : array (n, d)
+    n_clusters : int
+    random_state : int, numpy Generator or None
+        Host generator for the (few) random draws; the heavy work stays on the backend.
+    n_local_trials : int, optional
+    x_squared_norms : array (n,), optional
+
+    Returns
+    -------
+    centers : array (n_clusters, d)
+    indices : array (n_clusters,) of row indices into X.
+
+    Chapter: chapters/03-3-tasks.md.
+    """
+    xp = backend.xp()
+    rng = host_rng(random_state)
+    n = X.shape[0]
+    if n_local_trials is None:
+        n_local_trials = 2 + int(math.log(n_clusters))
+    if x_squared_norms is None:
+        x_squared_norms = (X * X).sum(axis=1)
+    indices = xp.zeros(n_clusters, dtype=xp.int64)
+    first = int(rng.integers(n))
+    indices[0] = first
+
+    def sq_dist(rows):  # (t, n): ||c||^2 - 2 c.x + ||x||^2, clipped at 0 like sklearn
+        C = X[rows]
+        d = (C * C).sum(axis=1)[:, None] - 2.0 * (C @ X.T) + x_squared_norms[None, :]
+        return xp.maximum(d, 0)
+
+    closest = sq_dist(xp.asarray([first]))[0]  # (n,)
+    pot = closest.sum()
+    for c in range(1, n_clusters):
+        draws = backend.asarray(rng.uniform(size=n_local_trials).astype(X.dtype))
+        cand = xp.searchsorted(xp.cumsum(closest), draws * pot)  # (t,)
+        cand = xp.minimum(cand, n - 1)  # round-off can run past the last point
+        d = xp.minimum(closest[None, :], sq_dist(cand))  # (t, n)
+        pots = d.sum(axis=1)
+        best = xp.argmin(pots)
+        pot = pots[best]
+        closest = d[best]
+        indices[c] = cand[best]
+    return X[indices], indices
+
+
+def _is_same_clustering(a, b, k):
+    """True when labeling ``a`` maps onto ``b`` by a function (scikit-learn's test)."""
+    xp = backend.xp()
+    table = xp.bincount(a * k + b, minlength=k * k).reshape(k, k)
+    return bool(backend.to_numpy(((table > 0).sum(axis=1) <= 1).all()))
+
+
+class KMeans:
+    """k-means clustering: k-means++ seeding and Lloyd iterations (scikit-learn's ``KMeans``).
+
+    Minimises the document's objective (the inertia)
+
+    .. math::
+
+        \\min_{c_1..c_k} \\sum_{i=1}^{n} \\| x_i - c_{l(i)} \\|^2,\\qquad
+        l(i) = \\arg\\min_j \\| x_i - c_j \\|^2 .
+
+    One Lloyd step: labels from ``argmin_j ||c_j||^2 - 2 x_i . c_j`` (one matrix
+    product), then every centre moves to the mean of its points (a one-hot matrix
+    product). A cluster that loses all its points is re-seeded with the points
+    farthest from their current centres (as scikit-learn does). The loop stops when
+    no label changes ("strict convergence") or when the squared centre shift
+    ``sum_j ||c_j^new - c_j||^2`` falls to ``tol * mean_d var(X[:, d])``.
+
+    Parameters
+    ----------
+    n_clusters : int
+    init : "k-means++", "random" or array (n_clusters, n_features)
+        Seeding. An explicit array means a single run (a warning is given if
+        ``n_init`` is not 1, as scikit-learn does).
+    n_init : int or "auto"
+        Number of seedings; the run with the lowest inertia is kept. Default 10
+        (scikit-learn >= 1.4 defaults to "auto", which is 1 for k-means++ and 10
+        for random; "auto" is accepted with that meaning).
+    max_iter : int
+        Lloyd iterations per run.
+    tol : float
+        Relative tolerance on the centre shift (multiplied by the mean feature variance).
+    random_state : int, numpy Generator or None
+        Seeds the host generator used for seeding (same seed -> same result on
+        numpy and cupy; streams differ from scikit-learn's).
+
+    Attributes
+    ----------
+    cluster_centers_ : array (n_clusters, n_features)
+    labels_ : array (n_samples,) of int64
+    inertia_ : float
+        Sum of squared distances of the points to their centres.
+    n_iter_ : int
+        Lloyd iterations of the kept run.
+
+    Notes
+    -----
+    Fewer distinct points than ``n_clusters``: the fit still succeeds, some centres
+    coincide, ``labels_`` uses fewer than ``n_clusters`` values and a
+    :class:`ConvergenceWarning` says so (scikit-learn's behaviour).
+    Integer input is cast to float64. The data are centred before fitting (a
+    shift that changes nothing mathematically) for more accurate distances.
+    Chapter: chapters/03-3-tasks.md.
+    """
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init=10, max_iter=300, tol=1e-4,
+                 random_state=None):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    def get_config(self):
+        """Constructor arguments (``type(self)(**self.get_config())`` rebuilds it unfitted)."""
+        return {"n_clusters": self.n_clusters, "init": self.init, "n_init": self.n_init,
+                "max_iter": self.max_iter, "tol": self.tol, "random_state": self.random_state}
+
+    def __repr__(self):
+        return f"KMeans(n_clusters={self.n_clusters!r}, n_init={self.n_init!r})"
+
+    def _where(self):
+        return f"KMeans(n_clusters={self.n_clusters!r})"
+
+    # --------------------------------------------------------------- checking
+    def _check_params(self, X):
+        where = self._where()
+        n, d = X.shape
+        k = self.n_clusters
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"{where}: n_clusters must be a positive int, got {k!r}")
+        if n < k:
+            raise ValueError(f"{where}: n_samples={n} should be >= n_clusters={k}")
+        if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
+            raise ValueError(f"{where}: max_iter must be a positive int, got {self.max_iter!r}")
+        if not isinstance(self.tol, numbers.Real) or self.tol < 0:
+            raise ValueError(f"{where}: tol must be a float >= 0, got {self.tol!r}")
+        init = self.init
+        if isinstance(init, str):
+            if init not in ("k-means++", "random"):
+                raise ValueError(f"{where}: init must be 'k-means++', 'random' or an array of "
+                                 f"shape ({k}, {d}), got {init!r}")
+        else:
+            if isinstance(init, (list, tuple)):
+                init = backend.asarray(np.asarray(init, dtype=np.float64))
+            init = check_data(init, where, argument="init")
+            if tuple(init.shape) != (k, d):
+                raise ValueError(f"{where}: init array must have shape ({k}, {d}), "
+                                 f"got {tuple(init.shape)}")
+            init = init.astype(X.dtype)
+        n_init = self.n_init
+        if n_init == "auto":
+            n_init = 10 if isinstance(init, str) and init == "random" else 1
+        if isinstance(n_init, bool) or not isinstance(n_init, numbers.Integral) or n_init < 1:
+            raise ValueError(f"{where}: n_init must be a positive int or 'auto', got {n_init!r}")
+        if not isinstance(init, str) and n_init != 1:
+            warnings.warn(f"{where}: explicit initial centres passed; performing only one "
+                          f"init instead of n_init={n_init}.", RuntimeWarning, stacklevel=3)
+            n_init = 1
+        return init, int(n_init)
+
+    # ---------------------------------------------------------------- fitting
+    def fit(self, X, y=None):
+        """Cluster ``X (n_samples, n_features)``; returns ``self``."""
+        xp = backend.xp()
+        X = check_data(X, self._where())
+        init, n_init = self._check_params(X)
+        k = self.n_clusters
+        x_mean = X.mean(axis=0)  # (d,)
+        Xc = X - x_mean[None, :]
+        x_sq = (Xc * Xc).sum(axis=1)  # (n,)
+        tol = float(backend.to_numpy(X.var(axis=0).mean())) * self.tol
+        rng = host_rng(self.random_state)
+        best = None
+        for _ in range(n_init):
+            if isinstance(init, str) and init == "k-means++":
+                centers, _ = kmeans_plusplus(Xc, k, rng, x_squared_norms=x_sq)
+            elif isinstance(init, str):
+                seeds = rng.choice(X.shape[0], size=k, replace=False)
+                centers = Xc[backend.asarray(seeds)]
+            else:
+                centers = init - x_mean[None, :]
+            labels, inertia, centers, n_iter = _lloyd(Xc, centers, self.max_iter, tol)
+            # Keep a lower inertia only if it is a different clustering (not a relabelling
+            # of the same one that differs by round-off), as scikit-learn does.
+            if best is None or (inertia < best[1] and not _is_same_clustering(labels, best[0], k)):
+                best = (labels, inertia, centers, n_iter)
+        labels, inertia, centers, n_iter = best
+        distinct = int(backend.to_numpy((xp.bincount(labels, minlength=k) > 0).sum()))
+        if distinct < k:
+            warnings.warn(f"{self._where()}: number of distinct clusters ({distinct}) found "
+                          f"smaller than n_clusters ({k}); possibly due to duplicate points "
+                          "in X. Some centres coincide.", ConvergenceWarning, stacklevel=2)
+        self.cluster_centers_ = centers + x_mean[None, :]
+        self.labels_ = labels
+        self.inertia_ = inertia
+        self.n_iter_ = n_iter
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def fit_predict(self, X, y=None):
+        """Fit and return ``labels_`` (n_samples,)."""
+        return self.fit(X).labels_
+
+    def _checked(self, X):
+        if not hasattr(self, "cluster_centers_"):
+            raise ValueError(f"{self._where()}: call fit before predict/transform")
+        X = check_data(X, self._where())
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"{self._where()}: X has {X.shape[1]} features but KMeans was "
+                             f"fitted with {self.n_features_in_}")
+        return X
+
+    def predict(self, X):
+        """Index of the nearest centre for every row of ``X (n, d)`` -> (n,)."""
+        X = self._checked(X)
+        return _assign(X, self.cluster_centers_.astype(X.dtype))
+
+    def transform(self, X):
+        """Euclidean distances ``||x_i - c_j||`` to every centre -> (n, n_clusters)."""
+        xp = backend.xp()
+        X = self._checked(X)
+        C = self.cluster_centers_.astype(X.dtype)
+        d = ((X * X).sum(axis=1)[:, None] - 2.0 * (X @ C.T)
+             + (C * C).sum(axis=1)[None, :])  # (n, k)
+        return xp.sqrt(xp.maximum(d, 0))
+
+    def fit_transform(self, X, y=None):
+        """Fit, then return :meth:`transform` of ``X``."""
+        return self.fit(X).transform(X)
+
+    def score(self, X, y=None):
+        """Opposite of the inertia of ``X`` under the fitted centres (higher is better)."""
+        X = self._checked(X)
+        C = self.cluster_centers_.astype(X.dtype)
+        d = _sq_dist_to_assigned(X, C, _assign(X, C))
+        return -float(backend.to_numpy(d.sum()))
+
+
+def _lloyd(X, centers, max_iter, tol):
+    """One k-means run from ``centers (k, d)``; returns labels, inertia, centres, n_iter.
+
+    Mirrors scikit-learn's ``_kmeans_single_lloyd``: E-step and M-step per
+    iteration, stop on unchanged labels or on squared centre shift <= tol, and a
+    final E-step when the stop was on the shift. One host sync per iteration.
+    """
+    xp = backend.xp()
+    k = centers.shape[0]
+    labels_old = None
+    strict = False
+    it = 0
+    for it in range(max_iter):  # noqa: B007 - n_iter is read after the loop
+        labels = _assign(X, centers)  # (n,)
+        sums, counts = _cluster_sums(X, labels, k)
+        changed = (xp.ones((), dtype=bool) if labels_old is None
+                   else (labels != labels_old).any())
+        new = sums / xp.maximum(counts, 1)[:, None]
+        shift = ((new - centers) ** 2).sum()
+        flags = backend.to_numpy(xp.stack([(counts == 0).sum().astype(xp.float64),
+                                           changed.astype(xp.float64),
+                                           shift.astype(xp.float64)]))
+        n_empty, was_changed, shift_tot = int(flags[0]), bool(flags[1]), float(flags[2])
+        if n_empty:
+            new = _relocate_empty(X, centers, labels, sums, counts, n_empty)
+            shift_tot = float(backend.to_numpy(((new - centers) ** 2).sum()))
+        centers = new
+        if not was_changed:
+            strict = True
+            break
+        if shift_tot <= tol:
+            break
+        labels_old = labels
+    if not strict:
+        labels = _assign(X, centers)
+    inertia = float(backend.to_numpy(_sq_dist_to_assigned(X, centers, labels).sum()))
+    return labels, inertia, centers, it + 1
+
+
+def _relocate_empty(X, centers, labels, sums, counts, n_empty):
+    """Re-seed empty clusters with far-away points; returns the new centres ``(k, d)``.
+
+    As in scikit-learn's ``_relocate_empty_clusters``, a re-seeding point leaves its
+    old cluster (its sum and size shrink) and becomes the sole member of the empty
+    one. The points are picked greedily, one per empty cluster: the point farthest
+    from its assigned centre, then the one farthest from both that and the points
+    already picked. (scikit-learn takes the top distances at once, which can pick
+    copies of one duplicated point and leave the clusters empty forever.) The loop
+    runs over the few empty clusters only, never over points.
+    """
+    xp = backend.xp()
+    empty = xp.nonzero(counts == 0)[0]  # (e,)
+    dist = _sq_dist_to_assigned(X, centers, labels)  # (n,)
+    picks = []
+    for _ in range(n_empty):
+        f = xp.argmax(dist)
+        picks.append(f)
+        diff = X - X[f][None, :]
+        dist = xp.minimum(dist, (diff * diff).sum(axis=1))
+        dist[f] = -1.0  # never pick the same row twice (all-duplicate data)
+    far = xp.stack(picks)  # (e,)
+    old = labels[far]
+    sums = sums.copy()
+    counts = counts.copy()
+    backend.scatter_add(sums, old, -X[far])
+    backend.scatter_add(counts, old, -xp.ones(n_empty, dtype=counts.dtype))
+    sums[empty] = X[far]
+    counts[empty] = 1
+    # A cluster emptied by the move keeps its (zero) sum: scikit-learn leaves it there.
+    return sums / xp.maximum(counts, 1)[:, None]
