@@ -1,9 +1,14 @@
 """Feature extraction: audio (MFCC) and text (bag-of-words, TF-IDF)."""
 
+from . import mfcc as mfcc_stages
 from .bow import CountVectorizer, NotFittedError, TfidfTransformer, TfidfVectorizer
+from .mfcc import MFCC, mfcc
 from .text import ENGLISH_STOP_WORDS, build_analyzer
 
 __all__ = [
+    "MFCC",
+    "mfcc",
+    "mfcc_stages",
     "CountVectorizer",
     "TfidfTransformer",
     "TfidfVectorizer",
