@@ -2,12 +2,20 @@
 
 from . import initializers
 from .activations import Linear, ReLU, Sigmoid, Softmax, Tanh
+from .attention import (
+    Attention,
+    MultiHeadAttention,
+    scaled_dot_product_attention,
+    scaled_dot_product_attention_backward,
+)
 from .conv import AveragePooling2D, Conv2D, GlobalAveragePooling2D, MaxPooling2D
 from .dense import Dense
+from .embedding import Embedding
 from .layer import LAYER_REGISTRY, Layer
 from .losses import CategoricalCrossentropy, MeanSquaredError, SoftmaxCrossEntropy
 from .model import load_model, save_model
 from .optimizers import SGD, Adam, clip_grad_norm
+from .recurrent import LSTM, SimpleRNN
 from .sequential import Sequential
 from .shape import Dropout, Flatten
 
@@ -18,4 +26,6 @@ __all__ = [
     "SoftmaxCrossEntropy", "CategoricalCrossentropy", "MeanSquaredError",
     "SGD", "Adam", "clip_grad_norm",
     "Sequential", "save_model", "load_model",
+    "SimpleRNN", "LSTM", "Embedding", "Attention", "MultiHeadAttention",
+    "scaled_dot_product_attention", "scaled_dot_product_attention_backward",
 ]
