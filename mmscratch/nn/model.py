@@ -51,7 +51,7 @@ def _take(x, idx):
 def _to_backend(x, argument):
     """Move host arrays to the active backend once; refuse anything else."""
     if isinstance(x, dict):
-        return {k: _to_backend(v, f"{argument}[{k!r}]") for k, v in x.items()}
+        return {k: _to_backend(v, f"{argument}[{k!r}]") for k, v in x.items() if v is not None}
     if isinstance(x, np.ndarray) and backend.name() != "numpy":
         return backend.asarray(x)
     backend.check_backend(x, argument, "fit/evaluate/predict")

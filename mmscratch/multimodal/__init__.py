@@ -1,0 +1,8 @@
+"""Multimodal fusion blocks and classifiers (chapters/04-code-example.md)."""
+
+from .classifier import MultimodalClassifier
+from .fusion import AttentionFusion, ConcatFusion, FusionLayer, LateFusion, TensorFusion
+from .models import FUSIONS, build_model, document_model
+
+__all__ = ["FusionLayer", "ConcatFusion", "LateFusion", "AttentionFusion", "TensorFusion",
+           "MultimodalClassifier", "document_model", "build_model", "FUSIONS"]

@@ -1,0 +1,122 @@
+"""Ready-made multimodal networks: the document's model, and the one the CLI trains.
+
+The document's section 4 (chapters/04-code-example.md) builds, in Keras::
+
+    image (224, 224, 3) -> Conv2D 64 -> Conv2D 64 -> MaxPooling2D -> Conv2D 128
+                        -> Conv2D 128 -> MaxPooling2D -> Flatten       (flatten1)
+    text (1000,)        -> Dense 128 -> Dense 64 -> Flatten              (flatten2)
+    Attention()([flatten1, flatten2]) -> Dense 128 -> Dropout 0.5 -> Dense 10 softmax
+    compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+
+As written it cannot run: ``MaxPooling2D`` and ``Attention`` are not imported, and
+``Attention`` would join a 359,552-wide image vector with a 64-wide text vector.
+:func:`document_model` builds what it means: each branch becomes a token of the same
+width (64, the text branch's width), the document's self-attention mixes the tokens
+(:class:`AttentionFusion`), then the same head.
+"""
+
+from __future__ import annotations
+
+from .. import nn
+from .classifier import MultimodalClassifier
+from .fusion import AttentionFusion, ConcatFusion, LateFusion, TensorFusion
+
+__all__ = ["document_model", "build_model", "FUSIONS"]
+
+FUSIONS = ("early", "late", "attention", "tensor")
+
+
+def document_model(num_classes=10, d_model=64, seed=0, compile=True):
+    """The document's image + text model with its layer sizes, made runnable.
+
+    Input shapes are inferred on the first forward (224x224x3 and 1000 words in the
+    document; any size works). Compiled as in the document: Adam,
+    categorical cross-entropy on the softmax output, accuracy.
+    """
+    from ..nn.conv import Conv2D, MaxPooling2D
+
+    image = [Conv2D(64, 3, activation="relu", seed=seed),
+             Conv2D(64, 3, activation="relu", seed=seed + 1),
+             MaxPooling2D(2),
+             Conv2D(128, 3, activation="relu", seed=seed + 2),
+             Conv2D(128, 3, activation="relu", seed=seed + 3),
+             MaxPooling2D(2),
+             nn.Flatten()]
+    text = [nn.Dense(128, activation="relu", seed=seed + 4),
+            nn.Dense(64, activation="relu", seed=seed + 5)]
+    head = [nn.Dense(128, activation="relu", seed=seed + 6), nn.Dropout(0.5, seed=seed + 7),
+            nn.Dense(num_classes, activation="softmax", seed=seed + 8)]
+    model = MultimodalClassifier({"image": image, "text": text},
+                                 AttentionFusion(d_model, seed=seed + 9), head,
+                                 name="document_model")
+    if compile:
+        model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _image_branch(shape, width, seed):
+    from ..nn.conv import Conv2D, MaxPooling2D
+
+    h, w = shape[0], shape[1]
+    if min(h, w) >= 20:  # MNIST-sized: two conv blocks
+        layers = [Conv2D(16, 3, activation="relu", seed=seed), MaxPooling2D(2),
+                  Conv2D(32, 3, activation="relu", seed=seed + 1), MaxPooling2D(2)]
+    else:  # the 8x8 embedded digits
+        layers = [Conv2D(16, 3, padding="same", activation="relu", seed=seed), MaxPooling2D(2),
+                  Conv2D(32, 3, padding="same", activation="relu", seed=seed + 1)]
+    return layers + [nn.Flatten(), nn.Dense(width, activation="relu", seed=seed + 2)]
+
+
+def _audio_branch(width, seed):
+    from ..nn.recurrent import LSTM
+
+    return [LSTM(width, seed=seed)]
+
+
+def _text_branch(width, seed):
+    # The document's text branch: Dense 128 -> Dense 64 on the bag-of-words vector.
+    return [nn.Dense(128, activation="relu", seed=seed),
+            nn.Dense(width, activation="relu", seed=seed + 1)]
+
+
+def build_model(input_shapes, modalities=("image", "audio", "text"), fusion="attention",
+                num_classes=10, width=64, modality_dropout=0.0, seed=0):
+    """The CLI's classifier: one branch per modality, the chosen fusion, the document's head.
+
+    Parameters
+    ----------
+    input_shapes : dict
+        Per-modality sample shape (without N), used to pick the image branch.
+    fusion : {"early", "late", "attention", "tensor"}
+    width : int
+        Width of every branch output (the token width d for attention fusion).
+    """
+    if fusion not in FUSIONS:
+        raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+    unknown = [m for m in modalities if m not in ("image", "audio", "text")]
+    if unknown or not modalities:
+        raise ValueError(f"modalities must be a non-empty subset of image, audio, text; "
+                         f"got {list(modalities)}")
+    if fusion == "tensor":
+        width = min(width, 16)  # the fused width is the product of (width + 1)
+    branches = {}
+    for i, m in enumerate(modalities):
+        s = seed + 10 * i
+        if m == "image":
+            branches[m] = _image_branch(input_shapes[m], width, s)
+        elif m == "audio":
+            branches[m] = _audio_branch(width, s)
+        else:
+            branches[m] = _text_branch(width, s)
+        if fusion == "late":
+            branches[m] = branches[m] + [nn.Dropout(0.3, seed=s + 5),
+                                         nn.Dense(num_classes, seed=s + 6)]
+    if fusion == "late":
+        return MultimodalClassifier(branches, LateFusion("probabilities"), None,
+                                    modality_dropout=modality_dropout, seed=seed)
+    fuse = {"early": ConcatFusion(), "attention": AttentionFusion(width, seed=seed + 99),
+            "tensor": TensorFusion()}[fusion]
+    head = [nn.Dense(128, activation="relu", seed=seed + 100), nn.Dropout(0.5, seed=seed + 101),
+            nn.Dense(num_classes, seed=seed + 102)]
+    return MultimodalClassifier(branches, fuse, head, modality_dropout=modality_dropout,
+                                seed=seed)
