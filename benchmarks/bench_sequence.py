@@ -1,0 +1,142 @@
+"""Forward + backward speed of LSTM and MultiHeadAttention against PyTorch (CPU), one run.
+
+    python benchmarks/bench_sequence.py [--repeat 7] [--no-write]
+
+Shapes from issue 4: LSTM N=64, T=50, D=40, H=128; MultiHeadAttention self-attention
+N=64, T=50, D=128, 4 heads (key_dim 32). float32 on both sides; PyTorch
+and NumPy's BLAS get the same thread count (``--threads``, default 1: the machine is
+shared, and one thread each is the least noisy fair comparison). The two sides run
+alternately, round after round, and the best round of each counts, so that a burst of
+load from other jobs hits both. Writes the section "sequence" of benchmarks/RESULTS.md.
+Goals: LSTM within 2x of PyTorch, attention within 1.5x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _report  # noqa: E402
+
+from mmscratch import backend  # noqa: E402
+from mmscratch.nn import LSTM, MultiHeadAttention  # noqa: E402
+
+
+def interleaved(ours, theirs, repeat):
+    """Best seconds of ``ours`` and ``theirs`` timed alternately (``theirs`` may be None)."""
+    t_ours, t_ref = [], []
+    ours()  # warm-up (lazy build, allocator, BLAS thread start)
+    if theirs:
+        theirs()
+    for _ in range(repeat):
+        t_ours.append(_report.best_of(ours, repeat=1, warmup=0, sync=backend.synchronize))
+        if theirs:
+            t_ref.append(_report.best_of(theirs, repeat=1, warmup=0))
+    return min(t_ours), (min(t_ref) if theirs else None)
+
+
+def bench_lstm(repeat, torch):
+    n, t, d, h = 64, 50, 40, 128
+    rng = np.random.default_rng(0)
+    x = backend.asarray(rng.standard_normal((n, t, d)).astype(np.float32))
+    dy = backend.asarray(rng.standard_normal((n, t, h)).astype(np.float32))
+    layer = LSTM(h, return_sequences=True, seed=0)
+
+    def ours():
+        layer.forward(x)
+        layer.backward(dy)
+
+    theirs = None
+    if torch is not None:
+        ref = torch.nn.LSTM(d, h, batch_first=True)
+        xt = torch.tensor(backend.to_numpy(x), requires_grad=True)
+        gt = torch.tensor(backend.to_numpy(dy))
+
+        def theirs():
+            out, _ = ref(xt)
+            out.backward(gt)
+
+    t_ours, t_ref = interleaved(ours, theirs, repeat)
+    return "LSTM fwd+bwd (N=64, T=50, D=40, H=128)", t_ours, t_ref, 2.0
+
+
+def bench_mha(repeat, torch):
+    n, t, d, heads = 64, 50, 128, 4
+    rng = np.random.default_rng(0)
+    x = backend.asarray(rng.standard_normal((n, t, d)).astype(np.float32))
+    dy = backend.asarray(rng.standard_normal((n, t, d)).astype(np.float32))
+    layer = MultiHeadAttention(heads, key_dim=d // heads, seed=0)
+
+    def ours():
+        layer.forward(x)
+        layer.backward(dy)
+
+    theirs = None
+    if torch is not None:
+        ref = torch.nn.MultiheadAttention(d, heads, batch_first=True)
+        xt = torch.tensor(backend.to_numpy(x), requires_grad=True)
+        gt = torch.tensor(backend.to_numpy(dy))
+
+        def theirs():
+            out, _ = ref(xt, xt, xt, need_weights=False)
+            out.backward(gt)
+
+    t_ours, t_ref = interleaved(ours, theirs, repeat)
+    return "MultiHeadAttention fwd+bwd (N=64, T=50, D=128, 4 heads)", t_ours, t_ref, 1.5
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15, help="alternating rounds")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for PyTorch and for NumPy's BLAS (0: library defaults)")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    try:
+        import torch
+    except ImportError:  # still time mmscratch alone
+        torch = None
+    limits = contextlib.nullcontext()
+    if args.threads > 0:
+        if torch is not None:
+            torch.set_num_threads(args.threads)
+        try:
+            from threadpoolctl import threadpool_limits
+            limits = threadpool_limits(args.threads)
+        except ImportError:
+            print("threadpoolctl missing: NumPy's BLAS keeps its default thread count")
+    threads = torch.get_num_threads() if torch is not None else None
+
+    with limits:
+        rows = [bench_lstm(args.repeat, torch), bench_mha(args.repeat, torch)]
+    lines = [
+        "## sequence (benchmarks/bench_sequence.py)",
+        "",
+        f"Machine: {_report.machine()}; backend `{backend.name()}`; float32; best of "
+        f"{args.repeat} alternating rounds; PyTorch "
+        f"{torch.__version__ if torch else 'not installed'} CPU, {threads} thread(s), NumPy "
+        f"BLAS {args.threads or 'default'} thread(s). The machine is shared with other jobs: "
+        "timings are noisy, ratios less so.",
+        "",
+        "| benchmark | mmscratch (ms) | PyTorch (ms) | ratio | goal |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, t_ours, t_ref, goal in rows:
+        ref = f"{t_ref * 1e3:.2f}" if t_ref else "—"
+        ratio = f"{t_ours / t_ref:.2f}x" if t_ref else "—"
+        lines.append(f"| {label} | {t_ours * 1e3:.2f} | {ref} | {ratio} | ≤ {goal}x |")
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        _report.write_section("sequence", text)
+
+
+if __name__ == "__main__":
+    main()
