@@ -438,29 +438,31 @@ class MaxPooling2D(_Pool2D):
                                  self.describe())
         xpad = _pad(x, pads, value=-np.inf)
         offsets = self._offsets()
-        # Running max over the window offsets; strict '>' keeps the first maximum.
+        # Running max over the p_h*p_w window offsets: each step is one element-wise
+        # maximum of two strided views (N, H_o, W_o, C), no copy of the windows.
         y = xpad[_offset_slices(offsets[0], self.strides, out_hw)].copy()
-        arg = xp.zeros(y.shape, dtype=xp.uint8 if len(offsets) < 256 else xp.int32)
-        for k, off in enumerate(offsets[1:], start=1):
-            xs = xpad[_offset_slices(off, self.strides, out_hw)]
-            better = xs > y
-            xp.copyto(y, xs, where=better)
-            arg[better] = k
-        self._cache = (x.shape, pads, out_hw, arg)
+        for off in offsets[1:]:
+            xp.maximum(y, xpad[_offset_slices(off, self.strides, out_hw)], out=y)
+        self._cache = (x.shape, pads, out_hw, xpad, y)
         return y
 
     def backward(self, dy):
-        x_shape, pads, out_hw, arg = self._saved()
-        self._check_grad(dy, arg.shape)
+        x_shape, pads, out_hw, xpad, y = self._saved()
+        self._check_grad(dy, y.shape)
         xp = backend.xp()
         N, H, W, C = x_shape
         (pt, pb), (pl, pr) = pads
         dxp = xp.zeros((N, H + pt + pb, W + pl + pr, C), dtype=dy.dtype)
-        zero = xp.zeros((), dtype=dy.dtype)
         overlap = self._overlapping()
-        for k, off in enumerate(self._offsets()):
-            part = xp.where(arg == k, dy, zero)
+        offsets = self._offsets()
+        # Walk the window in row-major order; the first pixel equal to the max takes
+        # what is left of dy, later ties get nothing (deterministic arg-max routing).
+        left = dy
+        for k, off in enumerate(offsets):
             sl = _offset_slices(off, self.strides, out_hw)
+            part = left * (xpad[sl] == y)
+            if k + 1 < len(offsets):
+                left = left - part
             if overlap:
                 dxp[sl] += part
             else:
