@@ -422,3 +422,76 @@ def test_golden_array(xp):
         out = mfcc(backend.asarray(g["signal"]), int(g["sample_rate"]), preset=key, deltas=1,
                    delta_mode="edge")
         assert np.abs(backend.to_numpy(out) - g[key]).max() < 1e-8
+
+
+# --------------------------------------------------------------------------- the layer
+# Tiny shapes: 2 clips of 200 samples, n_fft 64. The outputs are tens of dB, so at the
+# checker's default eps=1e-6 round-off in f dominates; eps=1e-5 measures the gradient.
+# Configurations keep eps * P_k small against every band energy E_i (the log's curvature):
+# learnable filters use unit-peak weights (Slaney-normalised ones are ~1e-3, so eps would
+# be a 1 % change) and strong pre-emphasis (which starves the low bands) is kept mild.
+LAYER_CONFIGS = {
+    "librosa-db-magnitude": dict(preset="librosa", n_fft=64, hop_length=16, n_mels=6,
+                                 n_mfcc=5, top_db=None, power=1.0),
+    "top_db-clip": dict(preset="librosa", n_fft=64, hop_length=16, n_mels=6, n_mfcc=5,
+                        top_db=8.0),
+    "reflect-hamming-lifter": dict(preset="librosa", n_fft=64, hop_length=12, win_length=48,
+                                   window="hamming", pad_mode="reflect", lifter=6, n_mels=6,
+                                   n_mfcc=5, top_db=None),
+    "psf-learnable-mel": dict(preset="python_speech_features", n_fft=64, win_length=40,
+                              hop_length=16, n_mels=6, n_mfcc=5, trainable_mel=True,
+                              preemphasis=0.3),
+    "uncentred-ln-energy-learnable-mel": dict(preset="librosa", n_fft=64, hop_length=16,
+                                              n_mels=6, n_mfcc=5, center=False, log="ln",
+                                              append_energy=True, trainable_mel=True,
+                                              mel_norm=None, window=None),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYER_CONFIGS))
+def test_mfcc_layer_gradcheck_to_waveform_and_filterbank(xp, name):
+    from mmscratch.gradcheck import assert_gradcheck, check_layer
+    from mmscratch.nn import MFCCLayer
+
+    cfg = LAYER_CONFIGS[name]
+    x = backend.asarray(np.random.default_rng(0).standard_normal((2, 200)) * 0.3)
+    layer = MFCCLayer(SR, **cfg)
+    results = check_layer(layer, x, eps=1e-5)
+    assert set(results) == ({"x", "mel"} if cfg.get("trainable_mel") else {"x"})
+    assert_gradcheck(results, tol=1e-6)
+    if name == "top_db-clip":  # the clip really is active in this check
+        db = 10 * np.log10(backend.to_numpy(layer._cache[6]))  # (N, T, M) band energies
+        clipped = db < db.max(axis=(1, 2), keepdims=True) - 8.0
+        assert clipped.any(axis=(1, 2)).all()
+
+
+def test_mfcc_layer_forward_equals_features_mfcc_transposed(xp):
+    from mmscratch.nn import MFCCLayer
+
+    x = backend.asarray(np.stack([synthetic("chirp"), synthetic("noise")]))
+    for preset in ("librosa", "python_speech_features"):
+        y = MFCCLayer(SR, preset=preset)(x)
+        ref = mfcc(x, SR, preset=preset)
+        assert np.allclose(backend.to_numpy(y), np.swapaxes(backend.to_numpy(ref), 1, 2),
+                           atol=1e-8)
+
+
+def test_mfcc_layer_config_round_trip_shapes_and_errors(xp):
+    from mmscratch.nn import MFCCLayer
+
+    layer = MFCCLayer(SR, preset="python_speech_features", n_mels=20, trainable_mel=True,
+                      as_image=True)
+    x = backend.asarray(np.random.default_rng(1).standard_normal((3, 1000)))
+    y = layer(x)
+    assert y.shape == (3, layer.extractor.num_frames(1000), 13, 1)
+    assert layer.params["mel"].shape == (20, 257)
+    twin = type(layer)(**layer.get_config())
+    twin(x)
+    twin.params["mel"] = layer.params["mel"]
+    assert np.allclose(backend.to_numpy(twin(x)), backend.to_numpy(y))
+    dx = layer.backward(xp.ones_like(y))
+    assert dx.shape == x.shape
+    with pytest.raises(ValueError, match="2 dimensions"):
+        layer(backend.asarray(np.zeros(1000)))
+    with pytest.raises(ValueError, match="deltas"):
+        MFCCLayer(SR, deltas=1)

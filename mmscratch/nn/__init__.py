@@ -13,6 +13,7 @@ from .dense import Dense
 from .embedding import Embedding
 from .layer import LAYER_REGISTRY, Layer
 from .losses import CategoricalCrossentropy, MeanSquaredError, SoftmaxCrossEntropy
+from .mfcc_layer import MFCCLayer
 from .model import load_model, save_model
 from .optimizers import SGD, Adam, clip_grad_norm
 from .recurrent import LSTM, SimpleRNN
@@ -26,6 +27,10 @@ __all__ = [
     "SoftmaxCrossEntropy", "CategoricalCrossentropy", "MeanSquaredError",
     "SGD", "Adam", "clip_grad_norm",
     "Sequential", "save_model", "load_model",
+    "MFCCLayer", "MFCC",
     "SimpleRNN", "LSTM", "Embedding", "Attention", "MultiHeadAttention",
     "scaled_dot_product_attention", "scaled_dot_product_attention_backward",
 ]
+
+#: The issue's name for the layer; ``mmscratch.features.MFCC`` is the feature extractor.
+MFCC = MFCCLayer
