@@ -65,6 +65,18 @@ def data_dir():
     return Path(path)
 
 
+try:  # the long fuzz run: HYPOTHESIS_PROFILE=fuzz pytest tests/test_fuzz_files.py
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile(
+        "fuzz", deadline=None, database=None,
+        max_examples=int(os.environ.get("MMSCRATCH_FUZZ_EXAMPLES", "2000")))
+    if os.environ.get("HYPOTHESIS_PROFILE"):
+        _hypothesis_settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
+except ImportError:  # hypothesis is a test extra; its tests skip without it
+    pass
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: needs CuPy and an NVIDIA GPU")
     config.addinivalue_line("markers", "slow: trains a model or reads a whole data set")

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._safe_io import read_exactly
 from ..errors import DataError
 from ._paths import data_dir as _resolve_data_dir
 
@@ -126,10 +127,9 @@ def read_idx(path, magic, item_shape=None, count=None):
             if n < 0 or n > _MAX_ITEMS or any(d < 1 or d > 4096 for d in rest):
                 raise DataError(f"{path}: implausible header sizes {dims}")
             size = n * int(np.prod(rest, dtype=np.int64))
-            payload = f.read(size)
-            if len(payload) < size:
-                raise DataError(f"{path}: truncated: {len(payload)} of {size} payload "
-                                f"bytes after the header")
+            # The header is only a claim: read in bounded chunks so memory follows the
+            # bytes really present (a 100-byte file announcing 7 GB fails at once).
+            payload = read_exactly(f, size, path)
             if f.read(1):
                 raise DataError(f"{path}: trailing bytes after the {size} payload bytes "
                                 "the header announces")

@@ -16,12 +16,12 @@ import json
 import os
 import sys
 import tempfile
-import zipfile
 
 import numpy as np
 from tqdm import tqdm
 
 from .. import backend
+from .._safe_io import read_npz
 from ..errors import DataError, check_array
 from . import losses as losses_mod
 from . import optimizers as optimizers_mod
@@ -31,6 +31,8 @@ __all__ = ["Model", "MODEL_REGISTRY", "save_model", "load_model", "CHECKPOINT_VE
 #: Bumped whenever the checkpoint layout changes; older files are refused clearly.
 CHECKPOINT_VERSION = 1
 _MAGIC = "mmscratch-checkpoint"
+#: Largest one-sample input (values) a checkpoint may ask load to build the model with.
+_MAX_DUMMY = 1 << 24
 
 
 def _n_samples(x):
@@ -262,32 +264,71 @@ def save_model(model, path):
         raise
 
 
+def _check_spec(spec):
+    """An input_spec from a file: positive int sizes, a numeric dtype, a bounded size."""
+    if isinstance(spec, dict) and "shape" in spec:
+        shape = spec["shape"]
+        if not isinstance(shape, list) or not all(
+                type(d) is int and d >= 1 for d in shape):
+            raise ValueError(f"input_spec shape {shape!r} is not a list of positive ints")
+        if int(np.prod(shape, dtype=np.float64)) > _MAX_DUMMY:
+            raise ValueError(f"input_spec shape {shape!r} exceeds {_MAX_DUMMY} values")
+        if np.dtype(spec.get("dtype")).kind not in "fiub":
+            raise ValueError(f"input_spec dtype {spec.get('dtype')!r} is not numeric")
+        return
+    if not isinstance(spec, dict) or not spec:
+        raise ValueError(f"input_spec {spec!r} is not a shape/dtype record")
+    for value in spec.values():
+        _check_spec(value)
+
+
+def _scalar(data, key, kind):
+    """A 0-d member of the given dtype kind(s), or None when absent or malformed."""
+    value = data.get(key)
+    if value is None or value.shape != () or value.dtype.kind not in kind:
+        return None
+    return value[()]
+
+
+def _param_index(name):
+    parts = name.split(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        raise DataError(f"malformed parameter name {name!r}")
+    return int(parts[1])
+
+
 def load_model(path):
-    """Load any checkpoint written by :func:`save_model`; raise ``DataError`` if it is not one."""
+    """Load any checkpoint written by :func:`save_model`; raise ``DataError`` if it is not one.
+
+    The file is read with :func:`mmscratch._safe_io.read_npz` (``allow_pickle=False``,
+    every ``.npy`` header checked against its size before anything is allocated).
+    Refused with a ``DataError`` naming the file: damaged or foreign files, another
+    format version, a configuration that does not rebuild, parameters whose names,
+    shapes or (non-float) dtypes do not match the rebuilt model.
+    """
     path = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise DataError(f"{path}: checkpoint file not found") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: not a readable mmscratch checkpoint ({exc})") from None
-    if str(data.get("__format__", "")) != _MAGIC:
+    data = read_npz(path, what="mmscratch checkpoint")
+    if _scalar(data, "__format__", "U") != _MAGIC:
         raise DataError(f"{path}: not an mmscratch checkpoint (format tag missing)")
-    version = int(data["__version__"]) if "__version__" in data else -1
-    if version != CHECKPOINT_VERSION:
-        raise DataError(f"{path}: checkpoint format version {version}, this mmscratch reads "
+    version = _scalar(data, "__version__", "iu")
+    if version is None or int(version) != CHECKPOINT_VERSION:
+        raise DataError(f"{path}: checkpoint format version "
+                        f"{data.get('__version__', 'missing')!s}, this mmscratch reads "
                         f"version {CHECKPOINT_VERSION}")
     try:
-        meta = json.loads(str(data["__config__"]))
+        meta = json.loads(str(_scalar(data, "__config__", "U")))
         cls = MODEL_REGISTRY[meta["class"]]
+        _check_spec(meta["input_spec"])
         model = cls.from_config(meta["config"])
         model.forward(_dummy(meta["input_spec"]), training=False)  # builds lazy layers
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: checkpoint configuration is invalid ({exc})") from None
+    except Exception as exc:  # a hostile config can fail anywhere in a constructor
+        raise DataError(f"{path}: checkpoint configuration is invalid "
+                        f"({type(exc).__name__}: {exc})") from None
     model.input_spec = meta["input_spec"]
-    stored = sorted((k for k in data if k.startswith("param:")),
-                    key=lambda k: int(k.split(":")[1]))
+    try:
+        stored = sorted((k for k in data if k.startswith("param:")), key=_param_index)
+    except DataError as exc:
+        raise DataError(f"{path}: {exc}") from None
     pairs = list(model.parameters())
     if len(stored) != len(pairs):
         raise DataError(f"{path}: checkpoint has {len(stored)} parameters, the rebuilt "
@@ -298,6 +339,8 @@ def load_model(path):
         if name.split(":", 2)[2] != expected or arr.shape != tuple(owner.params[key].shape):
             raise DataError(f"{path}: parameter {name} {arr.shape} does not match "
                             f"{expected} {tuple(owner.params[key].shape)} of the rebuilt model")
+        if arr.dtype.kind != "f":
+            raise DataError(f"{path}: parameter {name} has dtype {arr.dtype}, expected floats")
         owner.params[key] = backend.asarray(arr)
         owner.grads[key] = backend.xp().zeros_like(owner.params[key])
     return model
