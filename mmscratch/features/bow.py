@@ -82,6 +82,9 @@ def _host_csr_to_backend(indptr, indices, data, shape):
     """Build a CSR matrix of the active backend from host arrays (one transfer on GPU)."""
     sp = backend.sparse()
     if backend.name() == "cupy":
+        if data.dtype.kind not in "fc":
+            # cupyx sparse matrices hold only float/complex values: counts become float64
+            data = data.astype(np.float64)
         indptr, indices, data = (backend.asarray(a) for a in (indptr, indices, data))
     return sp.csr_matrix((data, indices, indptr), shape=shape)
 
@@ -141,7 +144,8 @@ class CountVectorizer:
     binary : bool, default False
         Store 1 instead of the count (w_i = 1 if the word occurs).
     dtype : numpy dtype, default int64
-        dtype of the returned matrix.
+        dtype of the returned matrix. On the cupy backend integer dtypes become
+        float64, because ``cupyx.scipy.sparse`` stores only floating-point values.
     dense : bool, default False
         Return a dense array of the active backend instead of a sparse CSR matrix.
 
@@ -489,7 +493,7 @@ class TfidfTransformer:
                 norms = m.sqrt(norms)
             norms[norms == 0] = 1.0  # an empty document stays all zeros
             data = data / norms.astype(data.dtype)[rows]
-        X.data = data
+        X = backend.sparse().csr_matrix((data, X.indices, X.indptr), shape=X.shape)
         return _dense_out(X) if self.dense else X
 
     def fit_transform(self, X, y=None):
