@@ -65,7 +65,9 @@ def _cluster_sums(X, labels, k):
     """Per-cluster sums ``(k, d)`` and sizes ``(k,)`` through a one-hot matrix product.
 
     ``onehot^T X`` adds every row into its cluster in one BLAS call (a scatter-add
-    over rows would be a slow unbuffered loop on the CPU).
+    over rows would be a slow unbuffered loop on the CPU). It is written
+    ``(X^T onehot)^T``: OpenBLAS runs the (k, n) @ (n, d) form with tiny k ~25x
+    slower than the same product as (d, n) @ (n, k).
     """
     xp = backend.xp()
     ids = xp.arange(k)
@@ -73,7 +75,7 @@ def _cluster_sums(X, labels, k):
     counts = xp.zeros(k, dtype=X.dtype)
     for a, b in _row_chunks(X.shape[0], k):
         onehot = (labels[a:b, None] == ids[None, :]).astype(X.dtype)  # (rows, k)
-        sums += onehot.T @ X[a:b]
+        sums += (X[a:b].T @ onehot).T
         counts += onehot.sum(axis=0)
     return sums, counts
 
