@@ -196,6 +196,19 @@ def test_multihead_shapes_and_scores(xp):
     assert [tuple(g.shape) for g in grads] == [tuple(q.shape), tuple(v.shape), tuple(k.shape)]
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_multihead_mask_applies_to_every_head(xp, causal):
+    layer = MultiHeadAttention(num_heads=3, key_dim=2, causal=causal, seed=0)
+    q, v = _inputs("qv")
+    _, w = layer.forward([q, v], mask=_mask("qv", "padding"), return_attention_scores=True)
+    w = backend.to_numpy(w)  # (N, heads, Tq, Tv)
+    allowed = np.broadcast_to(KEY_PAD[:, None, None, :], w.shape)
+    if causal:
+        allowed = allowed & np.tril(np.ones((TQ, TV), bool))
+    assert (w[~allowed] == 0).all()
+    np.testing.assert_allclose(w.sum(axis=-1), 1.0, atol=1e-12)
+
+
 def test_multihead_key_dim_none_is_d_over_heads(xp):
     layer = MultiHeadAttention(num_heads=2)
     layer.forward(_inputs("self"))

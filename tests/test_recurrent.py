@@ -222,6 +222,9 @@ def test_bad_input_is_a_clear_value_error(xp, cls):
         layer.forward(x, mask=backend.asarray(np.ones((N, T))))
     with pytest.raises(ValueError, match=r"'initial_state.*must have shape \(2, 4\)"):
         layer.forward(x, initial_state=backend.asarray(np.zeros((N, H + 1))))
+    if cls is LSTM:
+        with pytest.raises(ValueError, match=r"initial_state must be \[h0, c0\]"):
+            layer.forward(x, initial_state=[backend.asarray(np.zeros((N, H)))] * 3)
     layer.forward(x)
     with pytest.raises(ValueError, match="must have 3 features"):
         layer.forward(backend.asarray(np.zeros((N, T, D + 1))))

@@ -280,7 +280,8 @@ class LSTM(_Recurrent):
     -----
     All four gates are computed with one tanh: a sigmoid gate is
     0.5 * tanh(z / 2) + 0.5, so z is scaled per column by (1/2, 1/2, 1, 1/2) and then
-    mapped affinely; the derivative is then (1 - tanh^2) times (1/4, 1/4, 1, 1/4).
+    mapped affinely. Backward uses the derivatives written through the gate values,
+    sigma' = sigma (1 - sigma) and tanh' = 1 - tanh^2.
 
     Chapter: chapters/03-2-models.md.
     """
@@ -307,7 +308,7 @@ class LSTM(_Recurrent):
         self.built = True
 
     def _gate_constants(self, dtype):
-        """Per-column scale s, slope a and offset c with gate = a * tanh(s * z) + c."""
+        """Per-column s and c with gate = s * tanh(s * z) + c: sigma for i, f, o; tanh for g."""
         h = self.units
         half = np.full(h, 0.5)
         one = np.ones(h)
@@ -367,15 +368,16 @@ class LSTM(_Recurrent):
         W, U = self.params["W"], self.params["U"]
         t_steps, n, H = hs.shape
         dhs = self._upstream(dy, (n, t_steps, H)).transpose(1, 0, 2)  # (T, N, H)
-        scale, offset = self._gate_constants(W.dtype)
+        _, offset = self._gate_constants(W.dtype)
         # Everything that does not depend on the recursion is computed for all steps here,
         # leaving the loop one product, two copies and three element-wise operations.
         c_prev = xp.concatenate([c0[None], cs[:-1]], axis=0)  # (T, N, H)
         h_prev = xp.concatenate([h0[None], hs[:-1]], axis=0)  # (T, N, H)
         tanh_c = xp.tanh(cs)
         dc_from_h = gates[:, :, 3 * H:] * (1 - tanh_c * tanh_c)  # dc_t/dh_t via o tanh(c_t)
-        t_all = (gates - offset) / scale  # the tanh inside each gate (see Notes)
-        dgate_dz = (1 - t_all * t_all) * (scale * scale)
+        # d gate / dz from the gate value p: p (1 - p) for sigma, 1 - p^2 for tanh, i.e.
+        # p (b - p) + c per column with b = (1, 1, 0, 1), c = (0, 0, 1, 0) over i, f, g, o.
+        dgate_dz = gates * (2 * offset - gates) + (1 - 2 * offset)
         # dL/dz = (dc, dc, dc, dh) * (g, c_{t-1}, i, tanh c) * dgate/dz
         k_all = xp.concatenate([gates[:, :, 2 * H:3 * H], c_prev, gates[:, :, :H], tanh_c],
                                axis=2) * dgate_dz  # (T, N, 4H)
