@@ -777,6 +777,10 @@ def _resolve(sample_rate, n_mfcc, preset, kwargs):
     if cfg["log"] == "ln" and "amin" not in explicit and preset != "python_speech_features":
         cfg["amin"] = float(np.finfo(np.float64).eps)
     sr = float(sample_rate)
+    if not (math.isfinite(sr) and sr > 0):
+        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}")
+    if int(cfg["n_mfcc"]) < 1:
+        raise ValueError(f"n_mfcc must be >= 1, got {cfg['n_mfcc']!r}")
     win = _to_samples(cfg["win_length"], sr, "win_length")
     hop = _to_samples(cfg["hop_length"], sr, "hop_length")
     n_fft = cfg["n_fft"]
@@ -866,6 +870,11 @@ class MFCC:
       ``(features (N, n_mfcc, frames_max), n_frames (N,))``; frames past a clip's own
       count are 0. Clips are processed in length-sorted chunks of at most
       ``max_chunk`` frame samples, so memory stays bounded.
+
+    Integer PCM is cast to the float dtype; boolean or object signals raise
+    ``ValueError``. Samples are not scanned for NaN/inf (that would cost a device
+    sync): a NaN or inf in a clip makes that clip's coefficients NaN and leaves the
+    other clips of the batch unchanged (tests/test_validation.py).
 
     Chapter: chapters/03-1-feature-extraction.md.
     """
@@ -979,6 +988,9 @@ class MFCC:
         if isinstance(signal, (list, tuple)):
             return self._variable(signal)
         backend.check_backend(signal, "signal", "MFCC")
+        if signal.dtype.kind not in "fiu":
+            raise ValueError(f"MFCC: argument 'signal' must have a floating or integer "
+                             f"dtype, got {signal.dtype}")
         if signal.ndim < 1 or signal.shape[-1] == 0:
             raise ValueError(f"MFCC: signal must have shape (..., samples) with samples > 0, "
                              f"got {tuple(signal.shape)}")

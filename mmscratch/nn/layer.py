@@ -14,6 +14,15 @@ Contract (DESIGN.md, "Layers"):
 
 Multi-input layers take a list, ``forward([query, value])``, and their ``backward``
 returns a list of input gradients in the same order.
+
+Bad input (one policy for every layer, tested in tests/test_validation.py): an array
+of another backend, the wrong rank or a wrong dtype (integers, booleans or objects
+where floats are expected) raises ``BackendError``/``ValueError`` naming the layer and
+the argument. An empty batch passes through element-wise layers as an empty batch.
+NaN and inf: ``Model.fit``/``predict`` reject them at the entry and ``Dense`` checks
+its input (while ``Layer.check_finite`` is True); every other layer does not scan
+values (that costs a reduction and a GPU sync per call) and *propagates* NaN: a NaN
+in gives NaN out where it reaches, never a silently finite result.
 """
 
 from __future__ import annotations

@@ -14,7 +14,11 @@ class Flatten(Layer):
     def forward(self, x, training=False):
         self._check_input(x, min_ndim=2, allow_empty=True)
         self._cache = x.shape
-        return x.reshape(x.shape[0], -1)
+        n_flat = 1
+        for d in x.shape[1:]:
+            n_flat *= d
+        # an explicit width, not -1: reshape cannot infer it for an empty batch
+        return x.reshape(x.shape[0], n_flat)
 
     def backward(self, dy):
         shape = self._saved()
