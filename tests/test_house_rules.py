@@ -30,6 +30,7 @@ HOST_NUMPY = {
     "nn/recurrent.py": "initial weights (orthogonal recurrent kernel) and dtype checks",
     "nn/attention.py": "initial weights and dtype checks",
     "nn/embedding.py": "initial weights and integer dtype checks",
+    "nn/mfcc_layer.py": "index tables for framing/overlap-add and DCT/lifter matrices on the host",
     "multimodal/classifier.py": "modality-dropout masks drawn from a host Generator",
     "features/mfcc.py": "window, mel filterbank and DCT matrices built once on the host",
     "features/bow.py": "tokenizing and counting strings happens on the host",
@@ -45,6 +46,7 @@ HOST_NUMPY = {
     "datasets/avmnist.py": "data set assembly happens on the host",
     "datasets/_pairing.py": "seeded pairing of samples on the host",
     "datasets/download.py": "checksums of downloaded files",
+    "datasets/registry.py": "data set assembly happens on the host",
 }
 
 
