@@ -133,8 +133,12 @@ def clustering(d, seeds):
     opts = {"max_df": 0.5, "min_df": 5, "stop_words": "english"}
 
     def scores(pred, score_fns):
-        h, c, v = score_fns[0](labels, pred)
-        return np.array([h, c, v, score_fns[1](labels, pred)])
+        if score_fns is ours_fns:  # mmscratch metrics take arrays of the active backend
+            y, p = backend.asarray(labels), backend.asarray(pred)
+        else:
+            y, p = labels, pred
+        h, c, v = score_fns[0](y, p)
+        return np.array([h, c, v, score_fns[1](y, p)])
 
     ours_fns = (metrics.homogeneity_completeness_v_measure, metrics.adjusted_rand_score)
     ref_fns = (skm.homogeneity_completeness_v_measure, skm.adjusted_rand_score)
