@@ -340,74 +340,89 @@ class LSTM(_Recurrent):
         h, c, state_kind = self._initial(initial_state, n, x.dtype)
         h0, c0 = h, c
         scale, offset = self._gate_constants(W.dtype)
-        # Scaling the pre-activations once (for all steps) lets one tanh per step give all
+        # Scaling the pre-activations (folded into W, U, b) lets one tanh per step give all
         # four gates. Time-major (T, N, 4H) so that each step reads one contiguous block.
-        xw = (_time_major(x) @ W + b) * scale
+        xw = _time_major(x) @ (W * scale)
+        xw += b * scale
         Us = U * scale
         gates = xp.empty((t_steps, n, 4 * H), dtype=xw.dtype)  # i, f, g, o after activation
         cs = xp.empty((t_steps, n, H), dtype=xw.dtype)
+        tanh_cs = xp.empty((t_steps, n, H), dtype=xw.dtype)  # kept for backward
         hs = xp.empty((t_steps, n, H), dtype=xw.dtype)
+        # The step writes straight into these buffers (out=, in place): a short recurrent
+        # step costs what its calls and temporaries cost.
         for t in range(t_steps):
-            g_all = xp.tanh(xw[t] + h @ Us) * scale + offset  # (N, 4H)
-            c_new = g_all[:, H:2 * H] * c + g_all[:, :H] * g_all[:, 2 * H:3 * H]
-            h_new = g_all[:, 3 * H:] * xp.tanh(c_new)
+            g_all, c_new, tc, h_new = gates[t], cs[t], tanh_cs[t], hs[t]  # views
+            xp.matmul(h, Us, out=g_all)
+            g_all += xw[t]
+            xp.tanh(g_all, out=g_all)
+            g_all *= scale
+            g_all += offset
+            xp.multiply(g_all[:, H:2 * H], c, out=c_new)  # f * c_{t-1}
+            c_new += g_all[:, :H] * g_all[:, 2 * H:3 * H]  # + i * g
+            xp.tanh(c_new, out=tc)
+            xp.multiply(g_all[:, 3 * H:], tc, out=h_new)  # o * tanh(c_t)
             if mask is not None:
                 m = mask[:, t, None]
-                c_new = xp.where(m, c_new, c)  # padded step: carry (h, c)
-                h_new = xp.where(m, h_new, h)
-            gates[t] = g_all
-            cs[t] = c_new
-            hs[t] = h_new
-            h, c = h_new, c_new
-        self._cache = (x, gates, cs, hs, h0, c0, mask, state_kind)
+                cs[t] = xp.where(m, c_new, c)  # padded step: carry (h, c)
+                hs[t] = xp.where(m, h_new, h)
+            h, c = hs[t], cs[t]
+        self._cache = (x, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind)
         return self._output(hs.transpose(1, 0, 2))
 
     def backward(self, dy):
-        x, gates, cs, hs, h0, c0, mask, state_kind = self._saved()
+        x, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind = self._saved()
         xp = backend.xp()
         W, U = self.params["W"], self.params["U"]
         t_steps, n, H = hs.shape
         dhs = self._upstream(dy, (n, t_steps, H)).transpose(1, 0, 2)  # (T, N, H)
         _, offset = self._gate_constants(W.dtype)
         # Everything that does not depend on the recursion is computed for all steps here,
-        # leaving the loop one product, two copies and three element-wise operations.
-        c_prev = xp.concatenate([c0[None], cs[:-1]], axis=0)  # (T, N, H)
-        h_prev = xp.concatenate([h0[None], hs[:-1]], axis=0)  # (T, N, H)
-        tanh_c = xp.tanh(cs)
-        dc_from_h = gates[:, :, 3 * H:] * (1 - tanh_c * tanh_c)  # dc_t/dh_t via o tanh(c_t)
+        # in place where possible (large temporaries cost page faults, not only flops).
+        g4 = gates.reshape(t_steps, n, 4, H)  # gate blocks on their own axis: i, f, g, o
+        off4 = offset.reshape(4, H)
         # d gate / dz from the gate value p: p (1 - p) for sigma, 1 - p^2 for tanh, i.e.
-        # p (b - p) + c per column with b = (1, 1, 0, 1), c = (0, 0, 1, 0) over i, f, g, o.
-        dgate_dz = gates * (2 * offset - gates) + (1 - 2 * offset)
-        # dL/dz = (dc, dc, dc, dh) * (g, c_{t-1}, i, tanh c) * dgate/dz
-        k_all = xp.concatenate([gates[:, :, 2 * H:3 * H], c_prev, gates[:, :, :H], tanh_c],
-                               axis=2) * dgate_dz  # (T, N, 4H)
+        # p (b - p) + c per block with b = (1, 1, 0, 1), c = (0, 0, 1, 0) over i, f, g, o.
+        k4 = xp.subtract(2 * off4, g4)
+        k4 *= g4
+        k4 += 1 - 2 * off4
+        # dL/dz = (dc, dc, dc, dh) * (g, c_{t-1}, i, tanh c_t) * dgate/dz; fold the second
+        # factor into k4 too, leaving the loop to multiply by dc and dh only.
+        k4[:, :, 0] *= g4[:, :, 2]
+        k4[1:, :, 1] *= cs[:-1]
+        k4[0, :, 1] *= c0
+        k4[:, :, 2] *= g4[:, :, 0]
+        k4[:, :, 3] *= tanh_cs
+        dc_from_h = tanh_cs * tanh_cs  # dc_t/dh_t through h_t = o tanh(c_t): o (1 - tanh^2)
+        xp.subtract(1, dc_from_h, out=dc_from_h)
+        dc_from_h *= g4[:, :, 3]
+        f_eff = g4[:, :, 1]
         if mask is not None:
             m_tm = _time_major(mask)[:, :, None]  # (T, N, 1)
-            k_all = k_all * m_tm  # masked steps pass no gradient to z_t ...
-            dc_from_h = dc_from_h * m_tm
+            k4 *= m_tm[:, :, :, None]  # masked steps pass no gradient to z_t ...
+            dc_from_h *= m_tm
             keep = ~m_tm  # ... and carry dL/dh_t, dL/dc_t to step t-1 unchanged
-            f_eff = xp.where(keep, 1, gates[:, :, H:2 * H])
-        else:
-            f_eff = gates[:, :, H:2 * H]
-        dz = xp.empty_like(gates)  # (T, N, 4H)
-        buf = xp.empty((n, 4, H), dtype=hs.dtype)
+            f_eff = xp.where(keep, 1, f_eff)
+        dz4 = xp.empty((t_steps, n, 4, H), dtype=gates.dtype)
         dh_next = xp.zeros((n, H), dtype=hs.dtype)
         dc_next = xp.zeros((n, H), dtype=hs.dtype)
         UT = U.T
         for t in range(t_steps - 1, -1, -1):
             dh = dhs[t] + dh_next
-            dc = dc_next + dh * dc_from_h[t]
-            buf[:, :3] = dc[:, None]
-            buf[:, 3] = dh
-            dzt = buf.reshape(n, 4 * H) * k_all[t]
-            dz[t] = dzt
-            dh_next = dzt @ UT
+            dc = dh * dc_from_h[t]
+            dc += dc_next
+            xp.multiply(k4[t, :, :3], dc[:, None, :], out=dz4[t, :, :3])
+            xp.multiply(k4[t, :, 3], dh, out=dz4[t, :, 3])
+            dh_next = dz4[t].reshape(n, 4 * H) @ UT
             if mask is not None:
-                dh_next = dh_next + dh * keep[t]
+                dh_next += dh * keep[t]
             dc_next = dc * f_eff[t]
-        d2 = dz.reshape(t_steps * n, 4 * H)
+        d2 = dz4.reshape(t_steps * n, 4 * H)
         self.grads["W"] = _time_major(x).reshape(t_steps * n, -1).T @ d2
-        self.grads["U"] = h_prev.reshape(t_steps * n, H).T @ d2
+        # dU = sum_t h_{t-1}^T dz_t, with h_{-1} = h0 taken apart (no concatenated copy)
+        gU = hs[:-1].reshape((t_steps - 1) * n, H).T @ d2[n:]
+        gU += h0.T @ d2[:n]
+        self.grads["U"] = gU
         self.grads["b"] = d2.sum(axis=0)
         if state_kind == "pair":
             self.d_initial_state = [dh_next, dc_next]
@@ -415,7 +430,7 @@ class LSTM(_Recurrent):
             self.d_initial_state = dh_next
         else:
             self.d_initial_state = None
-        return xp.ascontiguousarray((dz @ W.T).transpose(1, 0, 2))
+        return xp.ascontiguousarray((d2 @ W.T).reshape(t_steps, n, -1).transpose(1, 0, 2))
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
