@@ -349,3 +349,41 @@ def test_real_corpus_max_features_1000_equals_sklearn_except_ties(data_dir):
     # our pick at the cut is the alphabetically first of the tied terms
     tied = sorted(t for t, c in total.items() if c == cut)
     assert sorted(set(ours.vocabulary_) - above) == tied[:1000 - len(above)]
+
+
+# ------------------------------------------------------------------ random corpora
+def test_random_corpora_equal_sklearn():
+    """Property: for any corpus drawn from a small alphabet (letters, digits, accents,
+    CJK, punctuation, whitespace), vocabulary and counts equal scikit-learn's."""
+    text = pytest.importorskip("sklearn.feature_extraction.text")
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    alphabet = st.sampled_from(list("abcAB1é東 .,'!\n_-"))
+    docs = st.lists(st.text(alphabet, max_size=40), min_size=1, max_size=6)
+    options = st.sampled_from([{}, {"ngram_range": (1, 2)}, {"binary": True, "min_df": 2},
+                               {"lowercase": False, "max_features": 3}])
+
+    @hypothesis.settings(max_examples=60, deadline=None, database=None)
+    @hypothesis.given(docs, options)
+    def check(corpus, opts):
+        try:
+            ref = text.CountVectorizer(**opts)
+            R = ref.fit_transform(corpus).toarray()
+        except ValueError:  # empty vocabulary or nothing left: we must refuse too
+            with pytest.raises(ValueError):
+                CountVectorizer(**opts).fit_transform(corpus)
+            return
+        vec = CountVectorizer(**opts)
+        X = dense(vec.fit_transform(corpus))
+        if "max_features" in opts:  # ties at the cut may differ (see module docstring)
+            full = CountVectorizer(lowercase=False)
+            totals = dense(full.fit_transform(corpus)).sum(axis=0)
+            total = {t: totals[i] for t, i in full.vocabulary_.items()}
+            cut = min(total[t] for t in vec.vocabulary_)
+            assert len(vec.vocabulary_) == len(ref.vocabulary_)
+            assert all(total[t] == cut for t in set(vec.vocabulary_) ^ set(ref.vocabulary_))
+            return
+        assert vec.vocabulary_ == ref.vocabulary_
+        np.testing.assert_array_equal(X, R)
+
+    check()
