@@ -64,7 +64,17 @@ def main(argv=None):
     parser.add_argument("--out", default="mnist_cnn_run", help="folder for log/checkpoint")
     parser.add_argument("--no-report", action="store_true", help="do not touch RESULTS.md")
     parser.add_argument("--section", default="mnist_cnn")
+    parser.add_argument("--report-only", metavar="LOG_JSON",
+                        help="only rewrite the RESULTS.md section from a saved log.json "
+                             "(e.g. one brought back from a GPU machine)")
+    parser.add_argument("--machine", default=None,
+                        help="machine description for --report-only (default: this one)")
+    parser.add_argument("--note", default="", help="extra sentence for the section")
     args = parser.parse_args(argv)
+    if args.report_only:
+        log = json.loads(Path(args.report_only).read_text())
+        _report.write_section(args.section, _markdown(log, args))
+        return log
     if args.backend:
         backend.use(args.backend)
 
@@ -108,8 +118,10 @@ def _markdown(log, args):
         "(`benchmarks/train_mnist_cnn.py`)",
         "",
         f"Backend `{log['backend']}`, {log['n_train']} training images, batch "
-        f"{log['batch_size']}, Adam lr {log['lr']}; machine: {_report.machine()} "
-        "(shared with other jobs, so times are noisy).",
+        f"{log['batch_size']}, Adam lr {log['lr']}; machine: "
+        f"{getattr(args, 'machine', None) or _report.machine()}. "
+        "Command: `python benchmarks/train_mnist_cnn.py "
+        f"--epochs {len(rows)}{' --backend cupy' if log['backend'] == 'cupy' else ''}`.",
         "",
         f"**Test accuracy after {last['epoch']} epoch(s): {100 * last['test_accuracy']:.2f}%** "
         f"on the 10,000 test images; median time per epoch {sorted(secs)[len(secs) // 2]:.0f} s.",
@@ -119,6 +131,8 @@ def _markdown(log, args):
     ]
     lines += [f"| {r['epoch']} | {r['seconds']} | {r['loss']} | {r['train_accuracy']} | "
               f"{r['test_loss']} | {r['test_accuracy']} |" for r in rows]
+    if getattr(args, "note", ""):
+        lines += ["", args.note]
     return "\n".join(lines)
 
 

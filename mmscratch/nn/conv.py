@@ -353,7 +353,7 @@ class Conv2D(Layer):
             self.grads["b"] = g.sum(axis=0)
         if (kh, kw, *self.strides) == (1, 1, 1, 1):
             return (g @ W.reshape(C, F).T).reshape(x_shape)
-        if self.strides == (1, 1) and F <= 2 * C:
+        if self.strides == (1, 1) and F < 2 * C:
             # dx is the "full" convolution of dy with the flipped kernel: one more
             # im2col + GEMM, cheaper than col2im's kh*kw strided adds when F is small.
             (pt, pb), (pl, pr) = pads
