@@ -5,6 +5,7 @@ Chapter: chapters/03-3-tasks.md.
 
 from .kmeans import ConvergenceWarning, KMeans, kmeans_plusplus
 from .lsa import TruncatedSVD
+from .multimodal import format_clustering_table, multimodal_clustering, standardize
 from .pca import PCA
 
 __all__ = [
@@ -12,5 +13,8 @@ __all__ = [
     "KMeans",
     "kmeans_plusplus",
     "ConvergenceWarning",
+    "multimodal_clustering",
+    "format_clustering_table",
+    "standardize",
     "TruncatedSVD",
 ]
