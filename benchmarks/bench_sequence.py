@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -122,8 +123,9 @@ def main(argv=None):
         f"Machine: {_report.machine()}; backend `{backend.name()}`; float32; best of "
         f"{args.repeat} alternating rounds; PyTorch "
         f"{torch.__version__ if torch else 'not installed'} CPU, {threads} thread(s), NumPy "
-        f"BLAS {args.threads or 'default'} thread(s). The machine is shared with other jobs: "
-        "timings are noisy, ratios less so.",
+        f"BLAS {args.threads or 'default'} thread(s). The machine is shared with other jobs "
+        f"(1-min load average {os.getloadavg()[0]:.1f} at the end): timings are noisy, ratios "
+        "less so.",
         "",
         "| benchmark | mmscratch (ms) | PyTorch (ms) | ratio | goal |",
         "|---|---:|---:|---:|---:|",
