@@ -20,8 +20,6 @@ from __future__ import annotations
 import math
 import numbers
 
-import numpy as np
-
 from .. import backend
 from ..metrics import adjusted_rand_score, normalized_mutual_info_score
 from ._common import check_data
@@ -105,7 +103,7 @@ def multimodal_clustering(features, labels, n_clusters=None, n_components=20,
         raise ValueError("multimodal_clustering: 'features' must be a non-empty dict "
                          "{modality name: (n, d) array}")
     if isinstance(labels, (list, tuple)):
-        labels = backend.asarray(np.asarray(labels))
+        labels = backend.asarray(labels)
     backend.check_backend(labels, "labels", "multimodal_clustering")
     n = labels.shape[0]
     if n_clusters is None:
