@@ -145,6 +145,28 @@ def test_masked_softmax_handles_huge_scores(xp):
     np.testing.assert_array_equal(w, [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
 
 
+def test_masked_softmax_property_random_shapes_and_masks():
+    hyp = pytest.importorskip("hypothesis")
+    st = pytest.importorskip("hypothesis.strategies")
+
+    @hyp.settings(max_examples=60, deadline=None)
+    @hyp.given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 6), st.integers(0, 2**32 - 1))
+    def check(n, tq, tv, seed):
+        rng = np.random.default_rng(seed)
+        scores = rng.standard_normal((n, tq, tv)) * 50
+        mask = rng.random((n, tq, tv)) < 0.6
+        w = masked_softmax(scores, mask)
+        assert np.isfinite(w).all()
+        assert (w[~mask] == 0).all()
+        sums = w.sum(axis=-1)
+        has_key = mask.any(axis=-1)
+        np.testing.assert_allclose(sums[has_key], 1.0, atol=1e-12)
+        assert (sums[~has_key] == 0).all()
+
+    with backend.use("numpy"):
+        check()
+
+
 def test_causal_mask_is_lower_triangular(xp):
     np.testing.assert_array_equal(backend.to_numpy(causal_mask(3, 4)),
                                   np.tril(np.ones((3, 4), bool)))
