@@ -395,7 +395,8 @@ def tampered_members(draw):
             np.array("mmscratch-checkpoinT"), np.array(7), np.array(["mmscratch-checkpoint"])]))
     elif kind == "param_shape":
         k = draw(st.sampled_from(params))
-        shape = tuple(draw(st.lists(st.integers(0, 6), max_size=3)))
+        shape = tuple(draw(st.lists(st.integers(0, 6), max_size=3)
+                           .filter(lambda s: tuple(s) != arrays[k].shape)))
         arrays[k] = np.zeros(shape, dtype=np.float32)
     elif kind == "param_dtype":
         k = draw(st.sampled_from(params))
