@@ -382,22 +382,8 @@ def apply(est, X_):
     return est.predict(X_) if isinstance(est, KMeans) else est.transform(X_)
 
 
-LSA_XFAIL = pytest.mark.xfail(
-    strict=True, reason="TruncatedSVD._prepare checks rank only (lsa.py, unsupervised "
-    "helper): object arrays, empty input and NaN/inf are not refused; reported to the lead")
-
-
-def _est_case(name, case):
-    marks = [LSA_XFAIL] if name == "TruncatedSVD" and case in ("object", "empty", "nan",
-                                                               "inf") else []
-    return pytest.param(name, case, marks=marks, id=f"{name}-{case}")
-
-
-EST_CASES = [_est_case(n, c) for n in ("PCA", "KMeans", "TruncatedSVD")
-             for c in ("rank1", "rank3", "object", "empty", "nan", "inf")]
-
-
-@pytest.mark.parametrize("name,case", EST_CASES)
+@pytest.mark.parametrize("name", ["PCA", "KMeans", "TruncatedSVD"])
+@pytest.mark.parametrize("case", ["rank1", "rank3", "object", "empty", "nan", "inf"])
 def test_estimator_fit_rejects_bad_data_naming_x(xp, name, case):
     if case == "object" and backend.name() == "cupy":
         pytest.skip("CuPy has no object arrays")
@@ -434,9 +420,7 @@ def test_estimator_refuses_other_backends_unfitted_use_and_wrong_width(xp, name)
         apply(est, backend.asarray(X[:, :3]))
 
 
-@pytest.mark.parametrize("name", [
-    "PCA", "KMeans", pytest.param("TruncatedSVD", marks=pytest.mark.xfail(
-        strict=True, reason="TruncatedSVD.transform returns NaN rows silently (lsa.py)"))])
+@pytest.mark.parametrize("name", ["PCA", "KMeans", "TruncatedSVD"])
 def test_estimator_transform_rejects_nan(xp, name):
     est = estimators()[name]().fit(backend.asarray(X))
     bad = X.copy()
@@ -456,3 +440,16 @@ def test_estimators_check_their_settings(xp):
         KMeans(30).fit(backend.asarray(X))
     with pytest.raises(ValueError, match="n_components must be an int"):
         TruncatedSVD(9).fit(backend.asarray(X))
+
+
+def test_truncated_svd_checks_sparse_input_too(xp):
+    def csr(host):  # scipy.sparse holds host arrays on the CPU backends
+        a = backend.asarray(host) if backend.name() == "cupy" else host
+        return backend.sparse().csr_matrix(a)
+
+    X_ = np.abs(f(6, 4))
+    with pytest.raises(ValueError, match="empty"):
+        TruncatedSVD(2).fit(csr(np.zeros((0, 4))))
+    X_[1, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        TruncatedSVD(2).fit(csr(X_))

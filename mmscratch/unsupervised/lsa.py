@@ -30,6 +30,7 @@ import numbers
 import numpy as np
 
 from .. import backend
+from ._common import check_data
 
 __all__ = ["TruncatedSVD"]
 
@@ -117,16 +118,18 @@ class TruncatedSVD:
                     f"{where}: X is a sparse matrix of another backend than the active "
                     f"'{backend.name()}' one; build it with backend.sparse() of this backend.")
             X = X.tocsr()
+            if X.shape[0] == 0 or X.shape[1] == 0:
+                raise ValueError(f"{where}: argument 'X' is empty (shape {tuple(X.shape)})")
+            if X.dtype.kind not in "fiub":
+                raise ValueError(f"{where}: argument 'X' must have a numeric dtype, "
+                                 f"got {X.dtype}")
+            if not backend.to_numpy(m.isfinite(X.data).all()):
+                raise ValueError(f"{where}: argument 'X' contains NaN or inf")
             if X.dtype.kind != "f":
                 X = X.astype(np.float64)
             return X, m
-        backend.check_backend(X, "X", where)
-        if X.ndim != 2:
-            raise ValueError(f"{where}: X must be 2-D (n_samples, n_features), "
-                             f"got shape {tuple(X.shape)}")
-        if X.dtype.kind != "f":
-            X = X.astype(np.float64)
-        return X, backend.xp()
+        # dense: the same checks (rank, dtype, empty, NaN/inf) and messages as PCA/KMeans
+        return check_data(X, where), backend.xp()
 
     def _to(self, a, m):
         """An attribute (active backend array) in module m's arrays."""
