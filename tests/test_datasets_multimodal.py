@@ -183,3 +183,215 @@ def test_digits_noise_in_audio_is_seeded_and_at_the_requested_snr():
     snr = 10 * np.log10(p_sig / p_noise)
     assert np.median(snr) == pytest.approx(0.0, abs=0.2)
     assert (n["audio"][~valid] == 0).all()  # padding stays silent
+
+
+# ---------------------------------------------------------------------------- avmnist
+@pytest.fixture(scope="module")
+def avmnist_small(data_dir):
+    from mmscratch.datasets.avmnist import load_avmnist
+
+    return load_avmnist(data_dir, seed=0, n_train=200, n_test=50, pairs_per_clip=2)
+
+
+def test_avmnist_shapes_keys_and_speaker_split(avmnist_small):
+    d = avmnist_small
+    assert d["info"]["modalities"] == ["image", "audio"]
+    assert d["info"]["test_speaker"] == "yweweler"
+    for name, n in (("train", 400), ("test", 100)):
+        s = d[name]
+        assert s["image"].shape == (n, 28, 28, 1) and s["image"].dtype == np.float32
+        assert s["audio"].shape == (n, 101, 13) and s["audio"].dtype == np.float32
+        assert s["label"].shape == (n,) and s["label"].dtype == np.int64
+        np.testing.assert_array_equal(np.bincount(s["label"], minlength=10), n // 10)
+    train_speakers = set(d["train"]["meta"]["speaker"])
+    assert train_speakers == set(d["info"]["train_speakers"]) - {"yweweler"}
+    assert "yweweler" not in train_speakers
+    assert set(d["test"]["meta"]["speaker"]) == {"yweweler"}
+
+
+def test_avmnist_paired_image_and_audio_have_the_same_digit(avmnist_small, data_dir):
+    from mmscratch.datasets.fsdd import parse_name
+    from mmscratch.datasets.mnist import load_mnist
+
+    for name, kind in (("train", "train"), ("test", "test")):
+        s = avmnist_small[name]
+        spoken = np.array([parse_name(f)[0] for f in s["meta"]["file"]])
+        np.testing.assert_array_equal(spoken, s["label"])
+        _, mnist_labels = load_mnist(data_dir, kind)
+        np.testing.assert_array_equal(mnist_labels[s["meta"]["mnist_index"]], s["label"])
+        # each clip appears pairs_per_clip = 2 times, each time with another image
+        assert len(set(s["meta"]["mnist_index"].tolist())) == len(s["label"])
+
+
+def test_avmnist_pairing_is_deterministic_for_a_seed(avmnist_small, data_dir):
+    from mmscratch.datasets.avmnist import load_avmnist
+
+    again = load_avmnist(data_dir, seed=0, n_train=200, n_test=50, pairs_per_clip=2,
+                         features=False)
+    other = load_avmnist(data_dir, seed=1, n_train=200, n_test=50, pairs_per_clip=2,
+                         features=False)
+    for name in ("train", "test"):
+        a, b = avmnist_small[name], again[name]
+        for key in ("mnist_index", "file", "waveform"):
+            np.testing.assert_array_equal(a["meta"][key], b["meta"][key])
+        np.testing.assert_array_equal(a["image"], b["image"])
+        assert not np.array_equal(a["meta"]["mnist_index"], other[name]["meta"]["mnist_index"])
+
+
+def test_avmnist_images_keep_only_k_principal_components(avmnist_small, data_dir):
+    d = avmnist_small
+    k = d["info"]["image_pca_components"]
+    flat = d["train"]["image"].reshape(len(d["train"]["image"]), -1).astype(np.float64)
+    centred = flat - flat.mean(axis=0)
+    s = np.linalg.svd(centred, compute_uv=False)
+    assert s[k] < 1e-3 * s[0]  # rank k after centring (float32 round-off aside)
+    assert 0.1 < d["info"]["image_variance_kept"] < 0.5
+    from mmscratch.datasets.mnist import load_mnist
+
+    original, _ = load_mnist(data_dir, "train")
+    orig = original[d["train"]["meta"]["mnist_index"]]
+    assert np.abs(d["train"]["image"] - orig).mean() > 0.05  # visibly degraded
+
+
+def test_white_noise_is_mixed_at_the_requested_snr_inside_each_clip():
+    from mmscratch.datasets._pairing import add_white_noise
+
+    rng = np.random.default_rng(0)
+    x = np.zeros((6, 4000), dtype=np.float32)
+    lengths = np.array([4000, 3000, 2500, 2000, 1500, 1000])
+    for i, n in enumerate(lengths):
+        x[i, :n] = np.sin(np.arange(n) * 0.3) * (i + 1) * 0.1
+    y = add_white_noise(x, 5.0, np.random.default_rng(1), lengths)
+    noise = (y - x).astype(np.float64)
+    p_sig = (x.astype(np.float64) ** 2).sum(1) / lengths
+    p_noise = (noise**2).sum(1) / lengths
+    # 1000+ Gaussian samples per clip: the measured SNR is within ~0.3 dB of 5 dB
+    np.testing.assert_allclose(10 * np.log10(p_sig / p_noise), 5.0, atol=0.4)
+    assert (y[np.arange(4000)[None, :] >= lengths[:, None]] == 0).all()
+    np.testing.assert_array_equal(add_white_noise(x, 5.0, np.random.default_rng(1), lengths), y)
+    assert add_white_noise(x, None, rng) is x
+
+
+def test_avmnist_missing_files_raise_data_error_naming_them(tmp_path):
+    from mmscratch.datasets.avmnist import load_avmnist
+
+    with pytest.raises(mmscratch.DataError) as err:
+        load_avmnist(tmp_path)
+    msg = str(err.value)
+    assert str(tmp_path) in msg and "fsdd" in msg and "fetch('fsdd'" in msg
+    (tmp_path / "fsdd" / "recordings").mkdir(parents=True)
+    with pytest.raises(mmscratch.DataError, match="no .wav files"):
+        load_avmnist(tmp_path)
+
+
+# --------------------------------------------------------------------------- download
+@pytest.fixture
+def http_server(tmp_path):
+    """A local HTTP server on 127.0.0.1 serving tmp_path/"served"; yields (base url, hits)."""
+    import http.server
+    import threading
+    from functools import partial
+
+    root = tmp_path / "served"
+    root.mkdir()
+    hits = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            hits.append(self.path)
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             partial(Handler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}/", hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _sha(data):
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_download_good_file_is_written_and_not_fetched_twice(http_server, tmp_path):
+    from mmscratch.datasets.download import download
+
+    root, url, hits = http_server
+    payload = bytes(range(256)) * 300
+    (root / "a.bin").write_bytes(payload)
+    dest = tmp_path / "out" / "a.bin"
+    assert download(url + "a.bin", dest, _sha(payload).upper()) == dest
+    assert dest.read_bytes() == payload
+    download(url + "a.bin", dest, _sha(payload))
+    assert hits == ["/a.bin"]  # the second call found the file intact
+    assert list(dest.parent.iterdir()) == [dest]
+
+
+def test_download_wrong_checksum_raises_and_leaves_nothing(http_server, tmp_path):
+    from mmscratch.datasets.download import download
+
+    root, url, _ = http_server
+    (root / "a.bin").write_bytes(b"tampered bytes")
+    dest = tmp_path / "out" / "a.bin"
+    with pytest.raises(mmscratch.DataError, match="SHA-256 mismatch") as err:
+        download(url + "a.bin", dest, _sha(b"the real bytes"))
+    assert url + "a.bin" in str(err.value)
+    assert list(dest.parent.iterdir()) == []  # no file, no temporary left behind
+
+
+def test_download_wrong_checksum_keeps_an_existing_good_file(http_server, tmp_path):
+    from mmscratch.datasets.download import download
+
+    root, url, _ = http_server
+    (root / "a.bin").write_bytes(b"new but corrupt")
+    dest = tmp_path / "a.bin"
+    dest.write_bytes(b"old")
+    with pytest.raises(mmscratch.DataError):
+        download(url + "a.bin", dest, _sha(b"expected"), overwrite=True)
+    assert dest.read_bytes() == b"old"
+
+
+def test_download_missing_url_raises_naming_it(http_server, tmp_path):
+    from mmscratch.datasets.download import download
+
+    _, url, _ = http_server
+    with pytest.raises(mmscratch.DataError, match="nope.bin: download failed.*404"):
+        download(url + "nope.bin", tmp_path / "nope.bin", "0" * 64)
+    assert not any(tmp_path.glob("*nope*"))
+    with pytest.raises(ValueError, match="64 hex digits"):
+        download(url + "x", tmp_path / "x", "abc")
+
+
+def test_fetch_real_files_from_a_local_mirror(http_server, tmp_path, data_dir):
+    import shutil
+
+    from mmscratch.datasets import load_fsdd
+    from mmscratch.datasets.download import checksums, fetch
+
+    root, url, _ = http_server
+    shutil.copytree(data_dir / "fsdd" / "recordings", root / "recordings")
+    shutil.copy(data_dir / "mnist" / "t10k-labels-idx1-ubyte.gz", root)
+    assert len(checksums("fsdd")) == 3000 and len(checksums("mnist")) == 4
+    wanted = ["0_george_0.wav", "7_jackson_32.wav", "9_yweweler_49.wav"]
+    dest = tmp_path / "data"
+    folder = fetch("fsdd", dest, base_url=url + "recordings", files=wanted, progress=False)
+    assert folder == dest / "fsdd" / "recordings"
+    assert sorted(p.name for p in folder.iterdir()) == wanted
+    fsdd = load_fsdd(dest, split="speaker", test_speaker="yweweler")
+    assert list(fsdd.test.files) == ["9_yweweler_49.wav"]
+    fetch("mnist", dest, base_url=url, files=["t10k-labels-idx1-ubyte.gz"], progress=False)
+    assert (dest / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes() == \
+        (data_dir / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    # a file the mirror lacks: DataError naming it, the others stay
+    with pytest.raises(mmscratch.DataError, match="train-labels-idx1-ubyte.gz"):
+        fetch("mnist", dest, base_url=url, files=["train-labels-idx1-ubyte.gz"],
+              progress=False)
+    assert not (dest / "mnist" / "train-labels-idx1-ubyte.gz").exists()

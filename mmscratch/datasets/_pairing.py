@@ -103,12 +103,15 @@ def add_white_noise(x, snr_db, rng, lengths=None):
     if snr_db is None:
         return x
     N, L = x.shape
-    valid = (np.ones((N, L), dtype=bool) if lengths is None
-             else np.arange(L)[None, :] < np.asarray(lengths)[:, None])
-    power = (x.astype(np.float64) ** 2 * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
-    sigma = np.sqrt(power / 10.0 ** (snr_db / 10.0))  # (N,)
-    noise = rng.standard_normal((N, L)) * sigma[:, None] * valid
-    return (x + noise).astype(np.float32)
+    lengths = np.full(N, L) if lengths is None else np.asarray(lengths)
+    valid = np.arange(L)[None, :] < lengths[:, None]  # (N, L)
+    x = np.where(valid, x, 0).astype(np.float32)
+    power = np.einsum("nl,nl->n", x, x, dtype=np.float64) / np.maximum(lengths, 1)
+    sigma = np.sqrt(power / 10.0 ** (snr_db / 10.0)).astype(np.float32)  # (N,)
+    noise = rng.standard_normal((N, L), dtype=np.float32)
+    noise *= sigma[:, None]
+    noise *= valid
+    return x + noise
 
 
 def mfcc_features(waves, sample_rate, lengths=None, **overrides):
