@@ -12,8 +12,8 @@ Specification
 * A file of another architecture or format version is refused with a
   :class:`mmscratch.DataError` naming the file and what differs.
 * After ``load`` a model predicts bit-identically on the same backend: Sequential
-  with Conv2D, pooling, LSTM, SimpleRNN, Embedding, Attention and MultiHeadAttention
-  layers, and the MultimodalClassifier with each fusion.
+  with Conv2D, pooling, LSTM, SimpleRNN, Embedding, Attention, MultiHeadAttention and
+  MFCCLayer (trainable mel filterbank) layers, and the MultimodalClassifier with each fusion.
 * A checkpoint written on one backend loads on another (numpy <-> strict always;
   cupy <-> numpy where a GPU exists): parameters arrive bit for bit.
 
@@ -55,7 +55,16 @@ def embedding_attention():
                           nn.Dropout(0.5, seed=2), nn.Dense(3, seed=3)])
 
 
+def audio():
+    from mmscratch.nn.mfcc_layer import MFCCLayer
+
+    return nn.Sequential([MFCCLayer(8000, n_mfcc=5, n_fft=64, hop_length=32, n_mels=8,
+                                    trainable_mel=True),
+                          nn.LSTM(4, seed=0), nn.Dense(3, seed=1)])
+
+
 SEQUENTIAL = {
+    "audio": (audio, lambda n: RNG.standard_normal((n, 400)).astype(np.float32)),
     "conv": (cnn, lambda n: RNG.standard_normal((n, 8, 8, 1)).astype(np.float32)),
     "recurrent": (recurrent, lambda n: RNG.standard_normal((n, 7, 3)).astype(np.float32)),
     "embedding_attention": (embedding_attention, lambda n: RNG.integers(0, 20, (n, 5))),
