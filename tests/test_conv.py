@@ -263,3 +263,14 @@ def test_array_of_another_backend_is_refused(backend_name):
         pytest.skip("a NumPy array is native to the numpy backend")
     with pytest.raises(backend.BackendError):
         Conv2D(2, 3)(np.zeros((1, 5, 5, 1), dtype=np.float32))
+
+
+def test_cnn_checkpoint_round_trip(xp, tmp_path):
+    model = Sequential([Conv2D(3, (3, 2), strides=(1, 2), padding="same", seed=0), ReLU(),
+                        MaxPooling2D(2, padding="same"), Flatten()])
+    x = backend.asarray(np.random.default_rng(0).random((2, 7, 6, 2)).astype(np.float32))
+    y = backend.to_numpy(model.predict(x))
+    model.save(tmp_path / "cnn.npz")
+    again = Sequential.load(tmp_path / "cnn.npz")
+    assert again.layers[0].get_config() == model.layers[0].get_config()
+    np.testing.assert_array_equal(backend.to_numpy(again.predict(x)), y)
