@@ -11,6 +11,7 @@ section "unsupervised" of benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -88,8 +89,10 @@ def main(argv=None):
         f"Written by `benchmarks/bench_unsupervised.py` (backend {args.backend}). Data: the "
         f"{args.n:,} MNIST test images as a float32 ({args.n}, 784) matrix, pixels / 255. "
         f"mmscratch on {device} vs scikit-learn {sk_version} on the CPU, same process, "
-        f"best of {args.repeat}. Machine: {_report.machine()}; shared with other jobs, so "
-        "timings are noisy (±30 % between runs is common).",
+        f"best of {args.repeat}. Threads: OPENBLAS_NUM_THREADS="
+        f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, OMP_NUM_THREADS="
+        f"{os.environ.get('OMP_NUM_THREADS', 'unset')}. Machine: {_report.machine()}; "
+        "shared with other jobs, so timings are noisy (±30 % between runs is common).",
         "",
         "| task | mmscratch s | scikit-learn s | ratio | check |",
         "|---|---|---|---|---|",
