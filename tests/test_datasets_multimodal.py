@@ -391,3 +391,11 @@ def test_fetch_real_files_from_a_local_mirror(http_server, tmp_path, data_dir):
         fetch("mnist", dest, base_url=url, files=["train-labels-idx1-ubyte.gz"],
               progress=False)
     assert not (dest / "mnist" / "train-labels-idx1-ubyte.gz").exists()
+
+
+def test_missing_embedded_audio_raises_data_error_naming_it(monkeypatch):
+    import mmscratch.datasets.digits as digits_module
+
+    monkeypatch.setattr(digits_module, "EMBEDDED_AUDIO", "no_such_file.npz")
+    with pytest.raises(mmscratch.DataError, match="no_such_file.npz.*make_digits_audio.py"):
+        load_digits_audio()
