@@ -54,7 +54,7 @@ FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
 #: Peak traced memory allowed while reading a file of n bytes: a header may not make a
 #: reader allocate more than this before it has compared the header with the file.
 def memory_bound(n_bytes):
-    return 16 * 2**20 + 64 * n_bytes
+    return 4 * 2**20 + 64 * n_bytes  # 4 MiB: a few 1 MiB read chunks and the parsers
 
 
 def read_bounded(reader, path):
