@@ -29,7 +29,8 @@ EMBEDDED = Path(mmscratch.__file__).parent / "datasets" / "embedded"
 # ----------------------------------------------------------------------------- digits
 @pytest.fixture(scope="module")
 def digits():
-    return load("digits", seed=0)
+    # data_dir is accepted (and unused) so the CLI can pass it to any data set
+    return load("digits", seed=0, data_dir="/nonexistent")
 
 
 @pytest.fixture(scope="module")

@@ -177,7 +177,7 @@ def make_captions(labels, rng, text_noise=0.2, hint_rate=0.3, vague_rate=0.3):
 
 def load_digits_multimodal(seed=0, test_size=0.25, text_noise=0.2, features=True, *,
                            hint_rate=0.3, audio_snr_db=None, audio_seconds=1.0,
-                           test_voices=None, max_features=None):
+                           test_voices=None, max_features=None, data_dir=None):
     """The embedded ``digits`` set: real 8x8 images + synthetic speech + synthetic captions.
 
     Each of scikit-learn's 1,797 digit images gets one spoken clip and one caption of
@@ -219,6 +219,9 @@ def load_digits_multimodal(seed=0, test_size=0.25, text_noise=0.2, features=True
         seeded random ``test_size`` share of the 80 voices.
     max_features : int, optional
         Vocabulary limit of the TF-IDF vectorizer.
+    data_dir : ignored
+        The set is embedded; accepted so that every loader of
+        :func:`mmscratch.datasets.load` takes the same arguments.
 
     Returns
     -------
