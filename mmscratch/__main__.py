@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -157,4 +158,11 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except (ValueError, backend.BackendError) as exc:  # DataError is a ValueError
+        # A missing file or a bad option is the user's to fix: one line, not a traceback
+        # (set MMSCRATCH_TRACEBACK=1 to see where it came from).
+        if os.environ.get("MMSCRATCH_TRACEBACK"):
+            raise
+        sys.exit(f"error: {exc}")

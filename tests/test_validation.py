@@ -453,3 +453,34 @@ def test_truncated_svd_checks_sparse_input_too(xp):
     X_[1, 2] = np.nan
     with pytest.raises(ValueError, match="NaN or inf"):
         TruncatedSVD(2).fit(csr(X_))
+
+
+# ------------------------------------------------------------------------ command line
+def _cli(*args, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "MMSCRATCH_BACKEND": "numpy"}
+    env.pop("MMSCRATCH_TRACEBACK", None)
+    return subprocess.run([sys.executable, "-m", "mmscratch", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_reports_missing_data_in_one_line_without_a_traceback(tmp_path):
+    out = _cli("train", "--data", "avmnist", "--data-dir", str(tmp_path / "nothing"),
+               "--epochs", "1", "--out", str(tmp_path / "run"), tmp_path=tmp_path)
+    assert out.returncode != 0
+    assert out.stderr.startswith("error: ") and "Traceback" not in out.stderr
+    assert str(tmp_path / "nothing") in out.stderr and "fsdd/recordings" in out.stderr
+
+
+def test_cli_evaluate_of_a_damaged_checkpoint_names_it(tmp_path):
+    (tmp_path / "metrics.json").write_text('{"data": "digits", "seed": 0, "test_accuracy": 0,'
+                                           ' "modalities": ["image"]}')
+    (tmp_path / "model.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    out = _cli("evaluate", "--model", str(tmp_path / "model.npz"), tmp_path=tmp_path)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert f"error: {tmp_path / 'model.npz'}: not a readable" in out.stderr
