@@ -484,3 +484,52 @@ def test_cli_evaluate_of_a_damaged_checkpoint_names_it(tmp_path):
     out = _cli("evaluate", "--model", str(tmp_path / "model.npz"), tmp_path=tmp_path)
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert f"error: {tmp_path / 'model.npz'}: not a readable" in out.stderr
+
+
+# ------------------------------------------------------------------------ losses, optimizers
+@pytest.mark.parametrize("Loss", [nn.SoftmaxCrossEntropy, nn.CategoricalCrossentropy,
+                                  nn.MeanSquaredError])
+def test_losses_name_the_bad_argument(xp, Loss):
+    pred = np.full((3, 4), 0.25)
+    cases = [(pred[:0], np.array([], dtype=np.int64), "'pred' is empty"),
+             ((pred * 4).astype(np.int64), np.array([0, 1, 2]), "'pred' must have a floating"),
+             (np.where(np.eye(3, 4) > 0, np.nan, pred), np.array([0, 1, 2]), "'pred' contains"),
+             (pred, np.eye(3), "'target' must have shape")]
+    for p, t, match in cases:
+        with pytest.raises(ValueError, match=match):
+            Loss().forward(backend.asarray(p), backend.asarray(t))
+    with pytest.raises(backend.BackendError, match="'pred'"):
+        Loss().forward(other_backend_array(pred), backend.asarray(np.eye(3, 4)))
+    with pytest.raises(RuntimeError, match="before forward"):
+        Loss().backward()
+
+
+def test_integer_labels_out_of_range_are_refused(xp):
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\]"):
+        nn.SoftmaxCrossEntropy().forward(backend.asarray(f(3, 4)),
+                                         backend.asarray(np.array([0, -1, 2])))
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: nn.SGD(lr=-1), "lr must be positive"),
+    (lambda: nn.SGD(lr=0.1, momentum=1.5), "momentum must be in"),
+    (lambda: nn.SGD(lr=0.1, momentum=-0.1), "momentum must be in"),
+    (lambda: nn.Adam(lr=0), "lr must be positive"),
+    (lambda: nn.Adam(beta_1=1.0), "beta_1 must be in"),  # bias correction 1 - 1^t = 0
+    (lambda: nn.Adam(beta_2=-0.5), "beta_2 must be in"),
+    (lambda: nn.Adam(epsilon=-1e-7), "epsilon must be"),
+    (lambda: nn.Adam(clipnorm=0), "clipnorm must be positive"),
+    (lambda: nn.Dense(0), "units must be a positive int"),
+    (lambda: nn.Dense(2.5), "units must be a positive int"),
+    (lambda: nn.Conv2D(2, 0), "kernel_size must be a positive int"),
+    (lambda: nn.Conv2D(2, 3, padding="full"), "padding must be 'valid' or 'same'"),
+    (lambda: nn.LSTM(0), "units must be a positive int"),
+    (lambda: nn.Embedding(0, 3), "vocab must be a positive int"),
+    (lambda: nn.MultiHeadAttention(0, 2), "num_heads must be a positive int"),
+    (lambda: nn.Dropout(1.0), r"rate must be in \[0, 1\)"),
+    (lambda: nn.Dense(3, activation="relux"), "unknown activation 'relux'"),
+    (lambda: nn.MaxPooling2D(0), "pool_size must be a positive int"),
+])
+def test_constructors_refuse_bad_settings(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()

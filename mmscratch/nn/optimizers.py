@@ -34,6 +34,9 @@ class Optimizer:
     def __init__(self, lr, clipnorm=None):
         if lr <= 0:
             raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr!r}")
+        if clipnorm is not None and not clipnorm > 0:
+            raise ValueError(f"{type(self).__name__}: clipnorm must be positive or None, "
+                             f"got {clipnorm!r}")
         self.lr = lr
         self.clipnorm = clipnorm
         self.iterations = 0
@@ -64,6 +67,8 @@ class SGD(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, clipnorm=None):
         super().__init__(lr, clipnorm)
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum!r}")
         if nesterov and momentum <= 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
         self.momentum = momentum
@@ -93,6 +98,12 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, clipnorm=None):
         super().__init__(lr, clipnorm)
+        # beta = 1 would make the bias correction 1 - beta^t zero (inf/NaN updates)
+        for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Adam: {name} must be in [0, 1), got {beta!r}")
+        if not epsilon >= 0:
+            raise ValueError(f"Adam: epsilon must be >= 0, got {epsilon!r}")
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
 
     def get_config(self):
