@@ -68,7 +68,7 @@ def test_every_section_of_the_document_has_its_chapter():
 
 def test_chapters_reference_code_tests_and_notebooks():
     # a checker that finds nothing to check would pass vacuously
-    assert len(CODE) >= 40 and len(TESTS) >= 30 and len(NOTEBOOKS) >= 5
+    assert len(CODE) >= 100 and len(TESTS) >= 80 and len(NOTEBOOKS) >= 20
 
 
 @pytest.mark.parametrize("chapter,ref", CODE, ids=_ids(CODE))
@@ -106,6 +106,13 @@ def test_notebook_reference_exists(chapter, ref):
         headings = _headings(notebook)
         assert any(section in h for h in headings), \
             f"{chapter}: {path} has no section {section!r}; its headings: {headings}"
+
+
+def test_every_notebook_is_explained_by_a_chapter():
+    named = {path for _, (path, _section) in NOTEBOOKS}
+    orphans = [p.name for p in sorted((ROOT / "notebooks").glob("*.ipynb"))
+               if f"notebooks/{p.name}" not in named]
+    assert not orphans, f"notebooks no chapter points to: {orphans}"
 
 
 @pytest.mark.parametrize("chapter,ref", LINKS, ids=_ids(LINKS))
