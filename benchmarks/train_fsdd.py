@@ -53,10 +53,18 @@ FEATURES = dict(n_mfcc=20, n_fft=512, hop_length=256, n_mels=40, deltas=1,
 
 
 def features(split, extractor):
-    """(N, T, 2*n_mfcc) MFCC + delta sequences (zeros past each clip) and frame counts."""
+    """(N, T, 2*n_mfcc) MFCC + delta sequences (zeros past each clip) and frame counts.
+
+    T is the frame count of a full MAX_LEN clip, for every split (a split of short clips
+    would otherwise come back with fewer frames).
+    """
     x = backend.asarray(split.waveforms)
-    feats, n = extractor(x, lengths=split.lengths)  # (N, C, T)
-    return np.swapaxes(backend.to_numpy(feats), 1, 2), n
+    feats, n = extractor(x, lengths=split.lengths)  # (N, C, T_split)
+    feats = np.swapaxes(backend.to_numpy(feats), 1, 2)
+    T = int(extractor.num_frames(MAX_LEN))
+    out = np.zeros((feats.shape[0], T, feats.shape[2]), dtype=feats.dtype)
+    out[:, :feats.shape[1]] = feats[:, :T]
+    return out, n
 
 
 def standardise(train, n_train, others):
