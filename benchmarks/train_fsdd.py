@@ -48,6 +48,7 @@ from mmscratch.nn import (  # noqa: E402
 )
 
 MAX_LEN = 6400
+CMN = [False]  # set by --cmn
 FEATURES = dict(n_mfcc=20, n_fft=512, hop_length=256, n_mels=40, deltas=1,
                 delta_mode="edge", delta_width=5)
 
@@ -64,6 +65,13 @@ def features(split, extractor):
     T = int(extractor.num_frames(MAX_LEN))
     out = np.zeros((feats.shape[0], T, feats.shape[2]), dtype=feats.dtype)
     out[:, :feats.shape[1]] = feats[:, :T]
+    n = np.minimum(n, T)
+    if CMN[0]:
+        # cepstral mean normalisation: subtract each clip's mean over its own frames, which
+        # removes a fixed channel / vocal-tract offset (helps on unseen speakers)
+        valid = (np.arange(T)[None, :] < n[:, None])[..., None]
+        mean = (out * valid).sum(axis=1, keepdims=True) / n[:, None, None]
+        out = np.where(valid, out - mean, 0.0)
     return out, n
 
 
@@ -134,9 +142,11 @@ def main():
     ap.add_argument("--test-speaker", default="yweweler")
     ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
     ap.add_argument("--quick", action="store_true", help="600 training clips, for a smoke test")
+    ap.add_argument("--cmn", action="store_true", help="cepstral mean normalisation per clip")
     ap.add_argument("--verbose", type=int, default=1)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    CMN[0] = args.cmn
     splits = ["official", "speaker"] if args.split == "both" else [args.split]
     with backend.use(args.backend):
         results = [run(s, args) for s in splits]
