@@ -450,22 +450,19 @@ def sparse():
 def scatter_add(target, indices, values):
     """``target[indices] += values`` with repeated indices accumulated (in place).
 
-    NumPy and the strict backend use ``np.add.at``; CuPy uses ``cupyx.scatter_add``
-    (plain fancy-index ``+=`` keeps only one write per repeated index on both).
+    ``np.add.at`` on NumPy and the strict backend, ``cupy.add.at`` (atomic adds) on CuPy;
+    plain fancy-index ``+=`` keeps only one write per repeated index on both. On the GPU
+    the order of the atomic adds varies, so float sums may differ in the last bits
+    between runs (see docs/RELIABILITY.md).
     """
-    if _state.name == "cupy":
-        import cupyx  # noqa: PLC0415
-
-        cupyx.scatter_add(target, indices, values)
-    else:
-        xp().add.at(target, indices, values)
+    xp().add.at(target, indices, values)
     return target
 
 
 def synchronize():
     """Wait for queued GPU work (a no-op on the CPU); use before reading a timer."""
     if _state.name == "cupy":
-        _cupy.cuda.get_current_device().synchronize()
+        _cupy.cuda.runtime.deviceSynchronize()  # exists in every CuPy release
 
 
 def _initial():
