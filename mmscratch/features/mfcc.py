@@ -216,7 +216,7 @@ def _reflect_index(p, n, mode, xp):
 
 def frame(x, frame_length, hop_length, *, center=False, pad_mode="constant", pad_end=False,
           lengths=None):
-    """Cut signals into overlapping frames (one gather, no loop over frames).
+    """Cut signals into overlapping frames (one strided view, no loop over frames).
 
     Frame t of a clip covers samples ``t*hop - pad .. t*hop - pad + frame_length - 1``
     with ``pad = frame_length // 2`` when ``center`` (librosa) and 0 otherwise.
@@ -239,8 +239,9 @@ def frame(x, frame_length, hop_length, *, center=False, pad_mode="constant", pad
     Returns
     -------
     frames : array (..., n_frames_max, frame_length)
-        Frames past a clip's own count are computed from padding; mask them with
-        ``n_frames``.
+        A strided *view* of the padded signal (overlapping frames share memory: read it,
+        do not write into it). Frames past a clip's own count are computed from padding;
+        mask them with ``n_frames``.
     n_frames : numpy int array (N,) or int
         Frames per clip (host values: they are shapes, not data).
 
@@ -290,8 +291,12 @@ def frame(x, frame_length, hop_length, *, center=False, pad_mode="constant", pad
         rows = np.arange(x.shape[0])[:, None]
         y = x[backend.asarray(rows), backend.asarray(idx)]
         y = xp.where(backend.asarray(inside), y, xp.zeros((), dtype=x.dtype))
-    starts = np.arange(t_max)[:, None] * hop_length + np.arange(frame_length)[None, :]
-    frames = y[..., backend.asarray(starts)]  # (..., T, frame_length)
+    y = xp.ascontiguousarray(y)
+    step = y.strides[-1]
+    # a strided view (no copy): frame t starts hop_length samples after frame t-1
+    frames = xp.lib.stride_tricks.as_strided(
+        y, shape=tuple(y.shape[:-1]) + (t_max, frame_length),
+        strides=tuple(y.strides[:-1]) + (hop_length * step, step))  # (..., T, frame_length)
     return frames, (n if lengths is not None else int(n_arr))
 
 
