@@ -317,6 +317,8 @@ def load_model(path):
                         f"version {CHECKPOINT_VERSION}")
     try:
         meta = json.loads(str(_scalar(data, "__config__", "U")))
+        from .. import multimodal  # noqa: F401 - registers MultimodalClassifier
+
         cls = MODEL_REGISTRY[meta["class"]]
         _check_spec(meta["input_spec"])
         model = cls.from_config(meta["config"])
