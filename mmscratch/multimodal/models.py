@@ -67,10 +67,30 @@ def _image_branch(shape, width, seed):
     return layers + [nn.Flatten(), nn.Dense(width, activation="relu", seed=seed + 2)]
 
 
-def _audio_branch(width, seed):
-    from ..nn.recurrent import LSTM
+def _audio_branch(width, seed, kind="lstm"):
+    if kind == "lstm":  # an LSTM reads the MFCC frames in order; its last state is the feature
+        from ..nn.recurrent import LSTM
 
-    return [LSTM(width, seed=seed)]
+        return [LSTM(width, seed=seed)]
+    if kind == "cnn":  # or a small CNN reads the (frames, coefficients) MFCC image
+        from ..nn.conv import Conv2D, MaxPooling2D
+
+        return [_AddChannel(), Conv2D(16, 3, activation="relu", seed=seed), MaxPooling2D(2),
+                Conv2D(32, 3, activation="relu", seed=seed + 1), MaxPooling2D(2), nn.Flatten(),
+                nn.Dense(width, activation="relu", seed=seed + 2)]
+    raise ValueError(f"audio_branch must be 'lstm' or 'cnn', got {kind!r}")
+
+
+class _AddChannel(nn.Layer):
+    """(N, T, F) -> (N, T, F, 1), so a Conv2D can read an MFCC matrix as an image."""
+
+    def forward(self, x, training=False):
+        self._check_input(x, ndim=3)
+        self._cache = x.shape
+        return x[..., None]
+
+    def backward(self, dy):
+        return dy.reshape(self._saved())
 
 
 def _text_branch(width, seed):
@@ -80,7 +100,7 @@ def _text_branch(width, seed):
 
 
 def build_model(input_shapes, modalities=("image", "audio", "text"), fusion="attention",
-                num_classes=10, width=64, modality_dropout=0.0, seed=0):
+                num_classes=10, width=64, modality_dropout=0.0, seed=0, audio_branch="lstm"):
     """The CLI's classifier: one branch per modality, the chosen fusion, the document's head.
 
     Parameters
@@ -90,6 +110,8 @@ def build_model(input_shapes, modalities=("image", "audio", "text"), fusion="att
     fusion : {"early", "late", "attention", "tensor"}
     width : int
         Width of every branch output (the token width d for attention fusion).
+    audio_branch : {"lstm", "cnn"}
+        An LSTM over the MFCC frames, or a small CNN over the MFCC matrix (faster on CPU).
     """
     if fusion not in FUSIONS:
         raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
@@ -105,7 +127,7 @@ def build_model(input_shapes, modalities=("image", "audio", "text"), fusion="att
         if m == "image":
             branches[m] = _image_branch(input_shapes[m], width, s)
         elif m == "audio":
-            branches[m] = _audio_branch(width, s)
+            branches[m] = _audio_branch(width, s, audio_branch)
         else:
             branches[m] = _text_branch(width, s)
         if fusion == "late":
