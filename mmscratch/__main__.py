@@ -39,6 +39,8 @@ def _parser():
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--modality-dropout", type=float, default=0.2)
+    t.add_argument("--audio-branch", default="cnn", choices=["cnn", "lstm"],
+                   help="CNN over the MFCC matrix or LSTM over its frames")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--backend", default=None, choices=["numpy", "cupy", "strict"])
     t.add_argument("--out", default="runs/latest")
@@ -84,7 +86,7 @@ def train(args):
     n_classes = int(max(ytr.max(), yte.max()) + 1)
     model = build_model(shapes, modalities, args.fusion, num_classes=n_classes,
                         modality_dropout=args.modality_dropout if len(modalities) > 1 else 0.0,
-                        seed=args.seed)
+                        seed=args.seed, audio_branch=args.audio_branch)
     model.compile(nn.Adam(args.lr), nn.SoftmaxCrossEntropy(), metrics=["accuracy"])
     print(f"training {args.fusion} fusion of {modalities} on {args.data} "
           f"({len(ytr)} train / {len(yte)} test) with backend {backend.name()}", flush=True)

