@@ -70,7 +70,8 @@ cells = [
     Pre-emphasis $x'[n] = x[n] - 0.97\\,x[n-1]$ lifts the high frequencies that voiced
     speech attenuates. Framing cuts 25 ms frames (200 samples) every 10 ms (80 samples);
     each frame is multiplied by a Hann window so that its edges do not leak energy into
-    every frequency bin. `frame` is one gather — no loop over frames.
+    every frequency bin. `frame` is one strided view of the padded signal — no copy, no
+    loop over frames.
     """),
     code("""
     x_pre = preemphasis(y, 0.97)
