@@ -67,7 +67,7 @@ def _image_branch(shape, width, seed):
     return layers + [nn.Flatten(), nn.Dense(width, activation="relu", seed=seed + 2)]
 
 
-def _audio_branch(width, seed, kind="lstm"):
+def _audio_branch(width, seed, kind="lstm", shape=None):
     if kind == "lstm":  # an LSTM reads the MFCC frames in order; its last state is the feature
         from ..nn.recurrent import LSTM
 
@@ -75,8 +75,13 @@ def _audio_branch(width, seed, kind="lstm"):
     if kind == "cnn":  # or a small CNN reads the (frames, coefficients) MFCC image
         from ..nn.conv import Conv2D, MaxPooling2D
 
-        return [_AddChannel(), Conv2D(16, 3, activation="relu", seed=seed), MaxPooling2D(2),
-                Conv2D(32, 3, activation="relu", seed=seed + 1), MaxPooling2D(2), nn.Flatten(),
+        # MFCC matrices of real clips (e.g. 101 x 13) take valid convolutions; tiny ones
+        # (tests, short clips) keep their size with "same" padding so that nothing vanishes.
+        pad = "valid" if shape is None or min(shape[0], shape[1]) >= 10 else "same"
+        return [_AddChannel(), Conv2D(16, 3, padding=pad, activation="relu", seed=seed),
+                MaxPooling2D(2, padding=pad),
+                Conv2D(32, 3, padding=pad, activation="relu", seed=seed + 1),
+                MaxPooling2D(2, padding=pad), nn.Flatten(),
                 nn.Dense(width, activation="relu", seed=seed + 2)]
     raise ValueError(f"audio_branch must be 'lstm' or 'cnn', got {kind!r}")
 
@@ -129,7 +134,7 @@ def build_model(input_shapes, modalities=("image", "audio", "text"), fusion="att
         if m == "image":
             branches[m] = _image_branch(input_shapes[m], width, s)
         elif m == "audio":
-            branches[m] = _audio_branch(width, s, audio_branch)
+            branches[m] = _audio_branch(width, s, audio_branch, input_shapes.get(m))
         else:
             branches[m] = _text_branch(width, s)
         if fusion == "late":
