@@ -157,8 +157,9 @@ cells = [
     md("""
     ## 3. Fusion variants compared
 
-    `build_model` makes one branch per modality (`Conv2D` for the image, `LSTM` over the
-    MFCC frames, the document's `Dense 128 -> 64` for TF-IDF text), one of four fusions,
+    `build_model` makes one branch per modality (`Conv2D` for the image, here an `LSTM` over
+    the MFCC frames — `audio_branch="lstm"`; the default is a small CNN over the MFCC
+    matrix — and the document's `Dense 128 -> 64` for TF-IDF text), one of four fusions,
     and the document's head (`Dense 128`, `Dropout 0.5`, `Dense 10`):
 
     | fusion | z |
@@ -178,7 +179,7 @@ cells = [
 
     def train_model(fusion, modalities=MODALITIES, modality_dropout=0.2, seed=0):
         shapes = {m: x_train[m].shape[1:] for m in modalities}
-        model = build_model(shapes, modalities, fusion, num_classes=10, width=WIDTH,
+        model = build_model(shapes, modalities, fusion, num_classes=10, width=WIDTH, audio_branch="lstm",
                             modality_dropout=modality_dropout if len(modalities) > 1 else 0.0, seed=seed)
         model.compile(nn.Adam(1e-3), nn.SoftmaxCrossEntropy(), metrics=["accuracy"])
         t0 = time.time()
