@@ -123,12 +123,13 @@ def _plots(model, history, yte, pred, modalities, xte, out):
 
     matplotlib.use("Agg")
     from . import plots
+    from .metrics import confusion_matrix
     from .multimodal import AttentionFusion
 
     plots.plot_history(history, out / "history.png")
-    cm = np.zeros((int(yte.max()) + 1,) * 2, dtype=np.int64)
-    np.add.at(cm, (yte, pred), 1)
-    plots.plot_confusion_matrix(cm, out / "confusion_matrix.png")
+    labels = list(range(int(yte.max()) + 1))
+    plots.plot_confusion_matrix(confusion_matrix(yte, pred, labels=labels),
+                                out / "confusion_matrix.png", labels=labels)
     if isinstance(model.fusion, AttentionFusion):
         model.predict(xte, batch_size=len(yte))
         weights = backend.to_numpy(model.fusion.last_attention).mean(axis=0)

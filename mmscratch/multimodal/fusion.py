@@ -10,12 +10,11 @@ chapters/05-future.md.
 
 from __future__ import annotations
 
-import math
-
 from .. import backend
 from ..errors import check_array
 from ..nn import initializers
 from ..nn.activations import log_softmax, softmax
+from ..nn.attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
 from ..nn.layer import Layer
 
 __all__ = ["FusionLayer", "ConcatFusion", "LateFusion", "AttentionFusion", "TensorFusion"]
@@ -180,29 +179,21 @@ class AttentionFusion(FusionLayer):
                                  f"{self.params[f'W{m}'].shape[0]} features, got {h.shape[1]}")
         t = xp.stack([h @ self.params[f"W{m}"] + self.params[f"b{m}"]
                       for m, h in enumerate(feats)], axis=1)  # (N, M, d)
-        scale = 1.0 / math.sqrt(self.d_model)
-        s = (t @ t.transpose(0, 2, 1)) * scale  # (N, M, M)
-        if present is not None:
-            # -inf-like fill for absent keys; at least one key is present per sample.
-            s = xp.where(present[:, None, :], s, -1e30)
-            q = present.astype(t.dtype)
-        else:
-            q = xp.ones(t.shape[:2], dtype=t.dtype)
-        e = softmax(s)  # (N, M, M)
-        a = e @ t  # (N, M, d)
+        # Tokens attend to each other (q = k = v = t); absent modalities are masked as keys.
+        key_mask = None if present is None else present[:, None, :]  # (N, 1, M)
+        a, e = scaled_dot_product_attention(t, t, t, key_mask)  # (N, M, d), (N, M, M)
+        q = xp.ones(t.shape[:2], dtype=t.dtype) if present is None else present.astype(t.dtype)
         q_w = q / xp.maximum(q.sum(axis=1, keepdims=True), 1)  # (N, M) pooling weights
         z = (q_w[:, :, None] * a).sum(axis=1)  # (N, d)
         self.last_attention = e
-        self._cache = (keys, feats, t, e, q_w, scale)
+        self._cache = (keys, feats, t, e, q_w)
         return z
 
     def backward(self, dy):
-        keys, feats, t, e, q_w, scale = self._saved()
+        keys, feats, t, e, q_w = self._saved()
         da = q_w[:, :, None] * dy[:, None, :]  # (N, M, d)
-        de = da @ t.transpose(0, 2, 1)  # (N, M, M)
-        dt = e.transpose(0, 2, 1) @ da  # through a = e t
-        ds = e * (de - (de * e).sum(axis=2, keepdims=True))  # softmax backward
-        dt = dt + (ds + ds.transpose(0, 2, 1)) @ t * scale  # s = t t^T * scale
+        dq, dk, dv = scaled_dot_product_attention_backward(da, t, t, t, e)
+        dt = dq + dk + dv  # t is query, key and value at once
         grads = []
         for m, h in enumerate(feats):
             g = dt[:, m]  # (N, d)
