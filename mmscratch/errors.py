@@ -69,3 +69,98 @@ def check_array(x, argument, *, where="", ndim=None, min_ndim=None, shape=None,
     if finite and x.size and not bool(backend.to_numpy(backend.xp().isfinite(x).all())):
         raise ValueError(f"{p}argument '{argument}' contains NaN or inf")
     return x
+
+
+class NotFittedError(ValueError, AttributeError):
+    """An estimator was used before ``fit`` (scikit-learn's ``NotFittedError``).
+
+    A ``ValueError`` and an ``AttributeError``, as in scikit-learn, so code written for
+    either keeps working.
+    """
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped before it converged, or found a degenerate answer
+    (k-means with fewer distinct points than clusters, SMO at ``max_iter``)."""
+
+
+def check_count(value, argument, *, where="", minimum=1, allow_none=False):
+    """Validate an argument that counts something and return it as a Python ``int``.
+
+    The one rule for samples, components, clusters, units, epochs, iterations, FFT
+    sizes...: Python and NumPy integers are accepted; ``bool`` is refused (``True`` is
+    not a count); floats are refused, even ``512.0`` -- where a float means something
+    else (seconds, a fraction of the variance) the caller handles it *before* calling
+    this, and its docstring says so. This is scikit-learn's ``Interval(Integral, ...)``
+    rule and librosa's ``n_fft`` rule.
+
+    Parameters
+    ----------
+    value : object
+        What the user passed.
+    argument : str
+        The argument's name, for the message.
+    where : str
+        The estimator, layer or function doing the check.
+    minimum : int
+        Smallest accepted value (``1`` by default; ``0`` for "may be zero").
+    allow_none : bool
+        Return ``None`` unchanged instead of refusing it.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not an integer (a bool, a float, a string...).
+    ValueError
+        ``value`` is an integer below ``minimum``.
+    """
+    import numbers
+
+    if value is None and allow_none:
+        return None
+    p = _where(where)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        hint = ""
+        if isinstance(value, float) and float(value).is_integer():
+            hint = f" (write {int(value)} if you meant a count)"
+        raise TypeError(f"{p}argument '{argument}' must be an int, got "
+                        f"{type(value).__name__} {value!r}{hint}")
+    if value < minimum:
+        raise ValueError(f"{p}argument '{argument}' must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_real(value, argument, *, where="", low=None, high=None, low_open=False,
+               high_open=False):
+    """Validate a real-valued hyperparameter (``C``, ``tol``, ``alpha``...) in an interval.
+
+    Python and NumPy reals are accepted (integers too: ``C=1`` means ``1.0``); bools,
+    NaN and strings are refused. ``low``/``high`` bound the interval, closed unless
+    ``low_open``/``high_open``. Returns a Python ``float``.
+
+    Raises
+    ------
+    TypeError
+        Not a real number.
+    ValueError
+        NaN, or outside the interval.
+    """
+    import math
+    import numbers
+
+    p = _where(where)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{p}argument '{argument}' must be a real number, got "
+                        f"{type(value).__name__} {value!r}")
+    v = float(value)
+    if math.isnan(v):
+        raise ValueError(f"{p}argument '{argument}' must not be NaN")
+    bad_low = low is not None and (v <= low if low_open else v < low)
+    bad_high = high is not None and (v >= high if high_open else v > high)
+    if bad_low or bad_high:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        interval = (f"{lo}{'-inf' if low is None else low}, "
+                    f"{'inf' if high is None else high}{hi}")
+        raise ValueError(f"{p}argument '{argument}' must be in {interval}, got {value!r}")
+    return v

@@ -19,6 +19,7 @@ LIB = Path(__file__).resolve().parents[1] / "mmscratch"
 HOST_NUMPY = {
     "backend.py": "is the backend",
     "__main__.py": "command line: host-side bookkeeping of labels and predictions",
+    "base.py": "host arrays and lists given to an estimator become one host array at the boundary",
     "gradcheck.py": "accumulates numerical gradients on the host in float64",
     "plots.py": "matplotlib takes host arrays",
     "metrics.py": "integer bookkeeping of label sets on the host",

@@ -34,13 +34,11 @@ from itertools import chain, repeat
 import numpy as np
 
 from .. import backend
+from ..errors import NotFittedError
 from .text import DEFAULT_TOKEN_PATTERN, build_analyzer, check_documents
 
 __all__ = ["CountVectorizer", "TfidfTransformer", "TfidfVectorizer", "NotFittedError"]
 
-
-class NotFittedError(ValueError, AttributeError):
-    """``transform`` (or an attribute) was used before ``fit``; as scikit-learn's."""
 
 
 # ----------------------------------------------------------------- sparse helpers

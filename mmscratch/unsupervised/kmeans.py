@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 
 from .. import backend
+from ..errors import ConvergenceWarning
 from ._common import check_data, host_rng
 
 __all__ = ["KMeans", "ConvergenceWarning", "kmeans_plusplus"]
@@ -29,8 +30,6 @@ __all__ = ["KMeans", "ConvergenceWarning", "kmeans_plusplus"]
 _BLOCK_ELEMENTS = 1 << 22
 
 
-class ConvergenceWarning(UserWarning):
-    """k-means found fewer distinct clusters than asked for (duplicate points)."""
 
 
 def _row_chunks(n_rows, n_cols):
