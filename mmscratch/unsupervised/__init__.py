@@ -3,6 +3,7 @@
 Chapter: chapters/03-3-tasks.md.
 """
 
+from .cca import CCA
 from .kmeans import ConvergenceWarning, KMeans, kmeans_plusplus
 from .lsa import TruncatedSVD
 from .multimodal import format_clustering_table, multimodal_clustering, standardize
@@ -17,4 +18,5 @@ __all__ = [
     "format_clustering_table",
     "standardize",
     "TruncatedSVD",
+    "CCA",
 ]
