@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import backend
 from ..nn.layer import LAYER_REGISTRY, Layer
-from ..nn.model import Model
+from ..nn.model import Model, epoch_seed
 from ..nn.sequential import Sequential
 
 __all__ = ["MultimodalClassifier"]
@@ -71,6 +71,11 @@ class MultimodalClassifier(Model):
         self.seed = seed
         self._rng = np.random.default_rng(seed)
         self._widths = {}
+
+    def reseed(self, epoch):
+        """Modality-dropout draws of epoch k from (seed, k) alone (see ``Model.fit``)."""
+        if self.seed is not None:
+            self._rng = np.random.default_rng(epoch_seed(self.seed, epoch))
 
     @property
     def modalities(self):

@@ -144,6 +144,11 @@ class MeanSquaredError(Loss):
         return 2 * diff / diff.size
 
 
+#: Loss classes by name, so that a checkpoint can name its loss.
+LOSSES = {"SoftmaxCrossEntropy": SoftmaxCrossEntropy,
+          "CategoricalCrossentropy": CategoricalCrossentropy,
+          "MeanSquaredError": MeanSquaredError}
+
 _BY_NAME = {
     "categorical_crossentropy": lambda: CategoricalCrossentropy(from_logits=False),
     "sparse_categorical_crossentropy": lambda: CategoricalCrossentropy(from_logits=False),

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from .. import backend
 from .._safe_io import read_npz
-from ..errors import DataError, check_array
+from ..errors import DataError, check_array, check_count, check_real
 from . import losses as losses_mod
 from . import optimizers as optimizers_mod
 
@@ -80,6 +80,54 @@ def _dummy(spec):
     return backend.xp().zeros((1, *spec["shape"]), dtype=spec["dtype"])
 
 
+def epoch_seed(seed, epoch):
+    """An int seed derived from (seed, epoch) alone: the random stream of one epoch."""
+    return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1)[0])
+
+
+def _epoch_rng(seed, epoch):
+    """The host Generator of epoch ``epoch``: a function of (seed, epoch) only."""
+    if seed is None:
+        return np.random.default_rng()
+    return np.random.default_rng([int(seed), int(epoch)])
+
+
+def _split_last(x, y, n, fraction):
+    """Keras' validation_split: the last ``floor(n * fraction)`` samples, unshuffled."""
+    split_at = int(np.floor(n * (1.0 - fraction)))
+    if split_at < 1 or split_at >= n:
+        raise ValueError(f"fit: validation_split={fraction} leaves {split_at} training and "
+                         f"{n - split_at} validation samples out of {n}; both need at least 1")
+    xp = backend.xp()
+    train, val = xp.arange(split_at), xp.arange(split_at, n)
+    return _take(x, train), y[train], (_take(x, val), y[val])
+
+
+def _walk(root):
+    """Every Layer/Model object reachable from ``root`` through attributes, lists and
+    dicts (each once), so training code can reach nested random layers."""
+    seen, stack = set(), [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if obj is not root:
+            yield obj
+        values = obj.values() if isinstance(obj, dict) else \
+            obj if isinstance(obj, (list, tuple)) else \
+            vars(obj).values() if hasattr(obj, "__dict__") and _is_block(obj) else ()
+        for v in values:
+            if isinstance(v, (list, tuple, dict)) or _is_block(v):
+                stack.append(v)
+
+
+def _is_block(obj):
+    from .layer import Layer
+
+    return isinstance(obj, (Layer, Model))
+
+
 #: Every Model subclass by class name, so that a checkpoint can name its class.
 MODEL_REGISTRY: dict[str, type] = {}
 
@@ -95,6 +143,9 @@ class Model:
     loss = None
     metrics = ()
     input_spec = None
+    #: Epochs finished so far (saved in checkpoints; ``fit(initial_epoch=...)`` resumes).
+    completed_epochs = 0
+    stop_training = False
 
     # ------------------------------------------------------------- compile
     def compile(self, optimizer="adam", loss="categorical_crossentropy", metrics=None):
@@ -138,59 +189,124 @@ class Model:
 
     # ------------------------------------------------------------- loops
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True,
-            seed=0, verbose=1):
-        """Train for ``epochs`` passes over (x, y) in mini-batches; returns the history dict.
+            seed=0, verbose=1, callbacks=None, validation_split=0.0, initial_epoch=0):
+        """Train for epochs ``initial_epoch .. epochs-1`` in mini-batches; returns the history.
 
-        The shuffle order comes from a NumPy Generator seeded with ``seed``, so a
-        seeded run visits the same batches on every backend. The tqdm bar shows the
-        running loss and accuracy; the history holds per-epoch ``loss``,
-        ``accuracy`` and, with ``validation_data``, ``val_loss``/``val_accuracy``.
+        Keras' meaning of the arguments: ``epochs`` is the index of the last epoch (so
+        ``fit(epochs=4, initial_epoch=2)`` runs two more epochs after a checkpoint saved
+        at epoch 2), ``validation_split`` holds out the *last* fraction of the samples
+        (before any shuffling) and reports ``val_loss``/``val_accuracy`` on them,
+        ``callbacks`` is a list of :mod:`mmscratch.nn.callbacks` objects.
+
+        Reproducibility and resuming: the shuffle order of epoch k and the random
+        streams of seeded layers (``Dropout(seed=...)``, modality dropout) in epoch k are
+        drawn from ``(seed, k)`` alone, so 2 epochs, ``save``, ``load`` and 2 more
+        (``initial_epoch=2``) give bit-identical weights to 4 straight epochs. The tqdm
+        bar shows the running loss and accuracy; the history holds per-epoch ``loss``,
+        ``accuracy`` and, with validation data, ``val_loss``/``val_accuracy``.
+
+        Raises ``ValueError`` for non-positive ``epochs``/``batch_size``, ``initial_epoch``
+        not below ``epochs``, a ``validation_split`` outside [0, 1) or given together
+        with ``validation_data``, mismatched sample counts, NaN/inf inputs.
         """
+        from .callbacks import CallbackList
+
         self._require_compiled()
-        if not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"fit: batch_size must be a positive int, got {batch_size!r}")
+        epochs = check_count(epochs, "epochs", where="fit")
+        batch_size = check_count(batch_size, "batch_size", where="fit")
+        initial_epoch = check_count(initial_epoch, "initial_epoch", where="fit", minimum=0)
+        if initial_epoch >= epochs:
+            raise ValueError(f"fit: initial_epoch={initial_epoch} must be below epochs={epochs} "
+                             "(epochs is the index of the last epoch, as in Keras)")
+        validation_split = check_real(validation_split, "validation_split", where="fit",
+                                      low=0.0, high=1.0, high_open=True)
         x, y = _to_backend(x, "x"), _to_backend(y, "y")
         _check_finite(x, "x")
         n = _n_samples(x)
         if int(y.shape[0]) != n:
             raise ValueError(f"fit: x has {n} samples but y has {int(y.shape[0])}")
+        if validation_split > 0:
+            if validation_data is not None:
+                raise ValueError("fit: pass validation_data or validation_split, not both")
+            x, y, validation_data = _split_last(x, y, n, validation_split)
+            n = _n_samples(x)
         if validation_data is not None:
             validation_data = (_to_backend(validation_data[0], "validation x"),
                                _to_backend(validation_data[1], "validation y"))
-        rng = np.random.default_rng(seed)
         history = {"loss": []}
         if self.metrics:
             history["accuracy"] = []
-        for epoch in range(epochs):
-            order = rng.permutation(n) if shuffle else np.arange(n)
+        self.stop_training = False
+        cbs = CallbackList(callbacks, self, {"epochs": epochs, "batch_size": batch_size,
+                                             "samples": n, "verbose": verbose})
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            epoch_rng = _epoch_rng(seed, epoch)
+            self._reseed_layers(epoch)
+            order = epoch_rng.permutation(n) if shuffle else np.arange(n)
             bar = tqdm(range(0, n, batch_size), desc=f"epoch {epoch + 1}/{epochs}",
                        disable=not verbose, file=sys.stderr, leave=True, dynamic_ncols=True)
             total_loss, total_correct = 0.0, 0
-            for start in bar:
+            for batch, start in enumerate(bar):
+                cbs.on_train_batch_begin(batch)
                 idx = backend.asarray(order[start:start + batch_size])
                 xb, yb = _take(x, idx), y[idx]
                 loss, correct = self.train_step(xb, yb)
                 nb = int(idx.shape[0])
                 total_loss += loss * nb
                 postfix = {"loss": f"{total_loss / (start + nb):.4f}"}
+                batch_logs = {"loss": float(loss)}
                 if correct is not None:
                     total_correct += int(backend.to_numpy(correct))
                     postfix["acc"] = f"{total_correct / (start + nb):.4f}"
+                    batch_logs["accuracy"] = int(backend.to_numpy(correct)) / nb
                 bar.set_postfix(postfix, refresh=False)
-            history["loss"].append(total_loss / n)
+                cbs.on_train_batch_end(batch, batch_logs)
+            logs = {"loss": total_loss / n}
             if self.metrics:
-                history["accuracy"].append(total_correct / n)
+                logs["accuracy"] = total_correct / n
             if validation_data is not None:
                 val = self.evaluate(*validation_data, batch_size=max(batch_size, 256))
-                for k, v in val.items():
-                    history.setdefault(f"val_{k}", []).append(v)
+                logs.update({f"val_{k}": v for k, v in val.items()})
                 if verbose:
                     msg = ", ".join(f"val_{k} {v:.4f}" for k, v in val.items())
                     print(f"epoch {epoch + 1}/{epochs}: {msg}", file=sys.stderr)
             bar.close()
+            self.completed_epochs = epoch + 1
+            cbs.on_epoch_end(epoch, logs)
+            for k, v in logs.items():
+                history.setdefault(k, []).append(v)
+            if self.stop_training:
+                break
+        cbs.on_train_end()
         return history
+
+    # ------------------------------------------------------------- weights
+    def get_weights(self):
+        """Host copies of every parameter, in ``parameters()`` order (Keras' name)."""
+        return [backend.to_numpy(owner.params[key]).copy() for owner, key in self.parameters()]
+
+    def set_weights(self, weights):
+        """Write arrays from :meth:`get_weights` back, in place (shapes must match)."""
+        pairs = list(self.parameters())
+        if len(weights) != len(pairs):
+            raise ValueError(f"set_weights: got {len(weights)} arrays, the model has "
+                             f"{len(pairs)} parameters")
+        for (owner, key), w in zip(pairs, weights):
+            p = owner.params[key]
+            if tuple(w.shape) != tuple(p.shape):
+                raise ValueError(f"set_weights: {owner.name}.{key} has shape {tuple(p.shape)}, "
+                                 f"got {tuple(w.shape)}")
+            p[...] = backend.asarray(w, dtype=p.dtype)
+
+    def _reseed_layers(self, epoch):
+        """Give every seeded random layer (and this model, for its own draws) the stream
+        of this epoch: a function of the layer's seed and ``epoch`` (see ``fit``)."""
+        for obj in [self, *_walk(self)]:
+            reseed = getattr(obj, "reseed", None)
+            if callable(reseed):
+                reseed(epoch)
 
     def evaluate(self, x, y, batch_size=256):
         """Mean loss (and accuracy when compiled with it) over (x, y), in inference mode."""
@@ -249,8 +365,20 @@ def save_model(model, path):
               "input_spec": model.input_spec}
     arrays = {"__format__": np.array(_MAGIC), "__version__": np.array(CHECKPOINT_VERSION),
               "__config__": np.array(json.dumps(config))}
-    for i, (owner, key) in enumerate(model.parameters()):
+    pairs = list(model.parameters())
+    for i, (owner, key) in enumerate(pairs):
         arrays[f"param:{i}:{owner.name}.{key}"] = backend.to_numpy(owner.params[key])
+    if model.optimizer is not None and model.loss is not None:
+        # What resuming needs: optimizer state (moments, step counts), loss, epoch.
+        opt_meta, opt_arrays = model.optimizer.get_state(pairs)
+        training = {"optimizer": opt_meta,
+                    "loss": {"class": type(model.loss).__name__,
+                             "config": model.loss.get_config()},
+                    "metrics": list(model.metrics),
+                    "completed_epochs": int(getattr(model, "completed_epochs", 0))}
+        arrays["__training__"] = np.array(json.dumps(training))
+        for name, arr in opt_arrays.items():
+            arrays[f"optim:{name}"] = arr
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=folder)
@@ -345,4 +473,28 @@ def load_model(path):
             raise DataError(f"{path}: parameter {name} has dtype {arr.dtype}, expected floats")
         owner.params[key] = backend.asarray(arr)
         owner.grads[key] = backend.xp().zeros_like(owner.params[key])
+    if "__training__" in data:
+        try:
+            _restore_training(model, pairs, data)
+        except Exception as exc:  # noqa: BLE001 - any malformed member is one DataError
+            raise DataError(f"{path}: optimizer/training state is invalid "
+                            f"({type(exc).__name__}: {exc})") from None
     return model
+
+
+def _restore_training(model, pairs, data):
+    """Compile ``model`` with the checkpoint's optimizer (state included) and loss, and
+    set ``completed_epochs``: what ``fit(initial_epoch=...)`` needs to resume."""
+    meta = json.loads(str(_scalar(data, "__training__", "U")))
+    opt_meta = meta["optimizer"]
+    opt_cls = optimizers_mod.OPTIMIZERS[opt_meta["class"]]
+    optimizer = opt_cls(**opt_meta["config"])
+    loss_cls = losses_mod.LOSSES[meta["loss"]["class"]]
+    model.compile(optimizer=optimizer, loss=loss_cls(**meta["loss"]["config"]),
+                  metrics=meta.get("metrics") or None)
+    arrays = {k[len("optim:"):]: data[k] for k in data if k.startswith("optim:")}
+    for name, arr in arrays.items():
+        if arr.dtype.kind != "f":
+            raise ValueError(f"optimizer array {name} has dtype {arr.dtype}")
+    optimizer.set_state(pairs, opt_meta, arrays)
+    model.completed_epochs = int(meta.get("completed_epochs", 0))

@@ -58,6 +58,47 @@ class Optimizer:
     def get_config(self):
         return {"lr": self.lr, "clipnorm": self.clipnorm}
 
+    # ------------------------------------------------------------ checkpoints
+    def get_state(self, pairs):
+        """The optimizer's whole state for a checkpoint, by parameter *position*.
+
+        ``pairs`` is ``list(model.parameters())``. Returns ``(meta, arrays)``: ``meta`` is
+        JSON-able (class, config, ``iterations`` and each parameter's scalar slots such as
+        Adam's step ``t``), ``arrays`` maps ``"{i}:{slot}"`` to host arrays (SGD's
+        momentum ``v``, Adam's moments ``m``, ``v``). Keys by position, not by ``id``, so
+        the state fits the rebuilt model of a loaded checkpoint.
+        """
+        scalars, arrays = {}, {}
+        for i, (owner, key) in enumerate(pairs):
+            state = self._state.get((id(owner), key))
+            if not state:
+                continue
+            for slot, value in state.items():
+                if backend.is_array(value):
+                    arrays[f"{i}:{slot}"] = backend.to_numpy(value)
+                else:
+                    scalars.setdefault(str(i), {})[slot] = value
+        meta = {"class": type(self).__name__, "config": self.get_config(),
+                "iterations": self.iterations, "scalars": scalars}
+        return meta, arrays
+
+    def set_state(self, pairs, meta, arrays):
+        """Inverse of :meth:`get_state` (arrays moved to the active backend)."""
+        self.iterations = int(meta.get("iterations", 0))
+        self._state = {}
+        for i, (owner, key) in enumerate(pairs):
+            state = dict(meta.get("scalars", {}).get(str(i), {}))
+            for name, arr in arrays.items():
+                idx, _, slot = name.partition(":")
+                if idx == str(i):
+                    if tuple(arr.shape) != tuple(owner.params[key].shape):
+                        raise ValueError(f"optimizer slot {slot!r} of {owner.name}.{key} has "
+                                         f"shape {tuple(arr.shape)}, the parameter "
+                                         f"{tuple(owner.params[key].shape)}")
+                    state[slot] = backend.asarray(arr, dtype=owner.params[key].dtype)
+            if state:
+                self._state[(id(owner), key)] = state
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``.
@@ -126,6 +167,9 @@ class Adam(Optimizer):
         m_hat = m / (1 - b1**t)
         v_hat = v / (1 - b2**t)
         p -= self.lr * m_hat / (xp.sqrt(v_hat) + self.epsilon)
+
+
+OPTIMIZERS = {"SGD": SGD, "Adam": Adam}
 
 
 def get(optimizer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import backend
 from .layer import Layer
+from .model import epoch_seed
 
 __all__ = ["Flatten", "Dropout"]
 
@@ -47,6 +48,12 @@ class Dropout(Layer):
 
     def get_config(self):
         return {"rate": self.rate, "seed": self.seed}
+
+    def reseed(self, epoch):
+        """``fit`` calls this at each epoch start: with a seed, epoch k's masks come from
+        (seed, k) alone, so a resumed run draws the same masks as an uninterrupted one."""
+        if self.seed is not None:
+            self._rng = backend.default_rng(epoch_seed(self.seed, epoch))
 
     def forward(self, x, training=False):
         self._check_input(x, allow_empty=True)
