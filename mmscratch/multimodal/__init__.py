@@ -1,8 +1,10 @@
 """Multimodal fusion blocks and classifiers (chapters/04-code-example.md)."""
 
+from .adaptive import GatedFusion, LowRankTensorFusion
 from .classifier import MultimodalClassifier
 from .fusion import AttentionFusion, ConcatFusion, FusionLayer, LateFusion, TensorFusion
 from .models import FUSIONS, build_model, document_model
 
 __all__ = ["FusionLayer", "ConcatFusion", "LateFusion", "AttentionFusion", "TensorFusion",
+           "GatedFusion", "LowRankTensorFusion",
            "MultimodalClassifier", "document_model", "build_model", "FUSIONS"]

@@ -8,6 +8,7 @@ from .attention import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
 )
+from .contrastive import InfoNCELoss
 from .conv import AveragePooling2D, Conv2D, GlobalAveragePooling2D, MaxPooling2D
 from .dense import Dense
 from .embedding import Embedding
@@ -25,6 +26,7 @@ __all__ = [
     "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
     "ReLU", "Tanh", "Sigmoid", "Softmax", "Linear", "Flatten", "Dropout",
     "SoftmaxCrossEntropy", "CategoricalCrossentropy", "MeanSquaredError",
+    "InfoNCELoss",
     "SGD", "Adam", "clip_grad_norm",
     "Sequential", "save_model", "load_model",
     "MFCCLayer", "MFCC",
