@@ -39,6 +39,7 @@ HOST_NUMPY = {
     "unsupervised/kmeans.py": "host Generator for k-means++ seeding draws",
     "unsupervised/pca.py": "dtype checks and the host Generator of the randomized solver",
     "unsupervised/lsa.py": "host Generator of the randomized solver",
+    "unsupervised/som.py": "MiniSom's seeded RandomState stream and grid tables on the host",
     "_safe_io.py": "untrusted files are parsed on the host",
     "datasets/mnist.py": "file parsing happens on the host",
     "datasets/fsdd.py": "file parsing happens on the host",

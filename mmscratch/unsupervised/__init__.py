@@ -8,6 +8,7 @@ from .kmeans import ConvergenceWarning, KMeans, kmeans_plusplus
 from .lsa import TruncatedSVD
 from .multimodal import format_clustering_table, multimodal_clustering, standardize
 from .pca import PCA
+from .som import SOM
 
 __all__ = [
     "PCA",
@@ -19,4 +20,5 @@ __all__ = [
     "standardize",
     "TruncatedSVD",
     "CCA",
+    "SOM",
 ]
