@@ -44,6 +44,8 @@ __all__ = [
     "homogeneity_completeness_v_measure",
     "silhouette_samples",
     "silhouette_score",
+    "recall_at_k",
+    "precision_at_k",
 ]
 
 # Largest distance block (rows x n) the silhouette computes at once: 2**24 float64
@@ -403,3 +405,78 @@ def silhouette_score(X, labels):
     Chapter: chapters/03-3-tasks.md.
     """
     return float(backend.to_numpy(silhouette_samples(X, labels).mean()))
+
+
+# ---------------------------------------------------------------- retrieval
+def _similarity(similarity, where, square):
+    backend.check_backend(similarity, "similarity", where)
+    if similarity.ndim != 2 or similarity.dtype.kind not in "fiu":
+        raise ValueError(f"{where}: argument 'similarity' must be a 2-D numeric (queries, "
+                         f"gallery) array, got shape {tuple(similarity.shape)} and dtype "
+                         f"{similarity.dtype}")
+    n, m = similarity.shape
+    if n == 0 or (square and n != m):
+        raise ValueError(f"{where}: argument 'similarity' must be square (row i matches "
+                         f"column i) and non-empty, got shape {(n, m)}")
+    return n, m
+
+
+def _check_k(k, m, where):
+    from .errors import check_count  # noqa: PLC0415 - keeps this module's imports light
+
+    k = check_count(k, "k", where=where)
+    if k > m:
+        raise ValueError(f"{where}: argument 'k' must be at most the gallery size {m}, got {k}")
+    return k
+
+
+def recall_at_k(similarity, k):
+    """Recall@k of paired retrieval: the share of queries whose match is in their top k.
+
+    Row i of ``similarity (N, N)`` scores query i against every gallery item; its match
+    is column i (the image and the recording of the same pair). Query i counts when its
+    match is among the k largest entries of its row; with ties it counts when fewer than
+    k entries are strictly larger:
+
+        R@k = (1/N) sum_i [ #{j : S_ij > S_ii} < k ]
+
+    (so a tie with the match is resolved in the match's favour, and R@k never depends on
+    the order of the columns). Retrieval the other way round is ``recall_at_k(S.T, k)``.
+
+    Returns a Python float in [0, 1]. Raises ``ValueError`` for a non-square or empty
+    ``similarity``, ``k`` < 1 or ``k`` > N (``TypeError`` for a non-integer ``k``).
+
+    Source: CLIP's and the retrieval literature's R@k (Radford et al. 2021).
+    Chapter: chapters/05-future.md.
+    """
+    where = "recall_at_k"
+    n, m = _similarity(similarity, where, square=True)
+    k = _check_k(k, m, where)
+    xp = backend.xp()
+    diag = xp.diagonal(similarity)[:, None]  # (N, 1) score of each query's match
+    rank = (similarity > diag).sum(axis=1)  # entries strictly above the match
+    return float(backend.to_numpy((rank < k).mean()))
+
+
+def precision_at_k(similarity, query_labels, gallery_labels, k):
+    """Precision@k of class retrieval: the mean share of the top k items of the query's class.
+
+        P@k = (1/N) sum_i (1/k) #{j in top_k(S_i) : gallery_labels[j] = query_labels[i]}
+
+    ``similarity (N, M)``; ``query_labels (N,)``, ``gallery_labels (M,)``. The top k of a
+    row are its k largest entries; ties are broken by the lower column index (a stable
+    sort of -S_i). Returns a Python float in [0, 1].
+
+    Chapter: chapters/05-future.md.
+    """
+    where = "precision_at_k"
+    n, m = _similarity(similarity, where, square=False)
+    k = _check_k(k, m, where)
+    q = _labels(query_labels, "query_labels", where)
+    g = _labels(gallery_labels, "gallery_labels", where)
+    if q.shape[0] != n or g.shape[0] != m:
+        raise ValueError(f"{where}: similarity has shape {(n, m)}, so query_labels needs {n} "
+                         f"and gallery_labels {m} entries; got {q.shape[0]} and {g.shape[0]}")
+    xp = backend.xp()
+    top = xp.argsort(-similarity, axis=1, kind="stable")[:, :k]  # (N, k)
+    return float(backend.to_numpy((g[top] == q[:, None]).mean()))

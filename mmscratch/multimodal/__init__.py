@@ -2,9 +2,11 @@
 
 from .adaptive import GatedFusion, LowRankTensorFusion
 from .classifier import MultimodalClassifier
+from .contrastive import ContrastiveDualEncoder, DualEncoder, build_dual_encoder
 from .fusion import AttentionFusion, ConcatFusion, FusionLayer, LateFusion, TensorFusion
 from .models import FUSIONS, build_model, document_model
 
 __all__ = ["FusionLayer", "ConcatFusion", "LateFusion", "AttentionFusion", "TensorFusion",
            "GatedFusion", "LowRankTensorFusion",
+           "ContrastiveDualEncoder", "DualEncoder", "build_dual_encoder",
            "MultimodalClassifier", "document_model", "build_model", "FUSIONS"]
