@@ -30,6 +30,8 @@ HOST_NUMPY = {
     "nn/conv.py": "integer index tables and dtype checks built once on the host",
     "nn/recurrent.py": "initial weights (orthogonal recurrent kernel) and dtype checks",
     "nn/attention.py": "initial weights and dtype checks",
+    "nn/gru.py": "initial weights (orthogonal recurrent kernel per gate block)",
+    "nn/normalization.py": "gamma and beta start as host arrays given to add_param",
     "nn/embedding.py": "initial weights and integer dtype checks",
     "nn/mfcc_layer.py": "index tables for framing/overlap-add and DCT/lifter matrices on the host",
     "multimodal/classifier.py": "modality-dropout masks drawn from a host Generator",

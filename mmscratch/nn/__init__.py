@@ -12,14 +12,17 @@ from .contrastive import InfoNCELoss
 from .conv import AveragePooling2D, Conv2D, GlobalAveragePooling2D, MaxPooling2D
 from .dense import Dense
 from .embedding import Embedding
+from .gru import GRU
 from .layer import LAYER_REGISTRY, Layer
 from .losses import CategoricalCrossentropy, MeanSquaredError, SoftmaxCrossEntropy
 from .mfcc_layer import MFCCLayer
 from .model import load_model, save_model
+from .normalization import BatchNormalization, LayerNormalization
 from .optimizers import SGD, Adam, clip_grad_norm
 from .recurrent import LSTM, SimpleRNN
 from .sequential import Sequential
 from .shape import Dropout, Flatten
+from .transformer import PositionalEncoding, TransformerEncoder
 
 __all__ = [
     "Layer", "LAYER_REGISTRY", "initializers",
@@ -32,6 +35,8 @@ __all__ = [
     "MFCCLayer", "MFCC",
     "SimpleRNN", "LSTM", "Embedding", "Attention", "MultiHeadAttention",
     "scaled_dot_product_attention", "scaled_dot_product_attention_backward",
+    "GRU", "LayerNormalization", "BatchNormalization", "PositionalEncoding",
+    "TransformerEncoder",
 ]
 
 #: The issue's name for the layer; ``mmscratch.features.MFCC`` is the feature extractor.

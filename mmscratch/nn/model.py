@@ -379,6 +379,8 @@ def save_model(model, path):
         arrays["__training__"] = np.array(json.dumps(training))
         for name, arr in opt_arrays.items():
             arrays[f"optim:{name}"] = arr
+    for i, (owner, key) in enumerate(_states(model)):
+        arrays[f"state:{i}:{owner.name}.{key}"] = backend.to_numpy(owner.state[key])
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=folder)
@@ -390,6 +392,21 @@ def save_model(model, path):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _states(model):
+    """``(owner, key)`` for the non-trainable state of every layer that owns parameters.
+
+    Layers keep such state (BatchNormalization's moving statistics) in a ``state`` dict
+    beside ``params``; no optimizer steps it, but checkpoints must hold it.
+    """
+    seen = set()
+    for owner, _ in model.parameters():
+        if id(owner) in seen:
+            continue
+        seen.add(id(owner))
+        for key in getattr(owner, "state", None) or {}:
+            yield owner, key
 
 
 def _check_spec(spec):
@@ -473,6 +490,19 @@ def load_model(path):
             raise DataError(f"{path}: parameter {name} has dtype {arr.dtype}, expected floats")
         owner.params[key] = backend.asarray(arr)
         owner.grads[key] = backend.xp().zeros_like(owner.params[key])
+    stored = sorted((k for k in data if k.startswith("state:")), key=_param_index)
+    state_pairs = list(_states(model))
+    if len(stored) != len(state_pairs):
+        raise DataError(f"{path}: checkpoint has {len(stored)} state arrays, the rebuilt "
+                        f"{meta['class']} has {len(state_pairs)} (another architecture?)")
+    for name, (owner, key) in zip(stored, state_pairs):
+        arr = data[name]
+        expected = f"{owner.name}.{key}"
+        if (name.split(":", 2)[2] != expected or arr.shape != tuple(owner.state[key].shape)
+                or arr.dtype.kind != "f"):
+            raise DataError(f"{path}: state {name} {arr.shape} {arr.dtype} does not match "
+                            f"{expected} {tuple(owner.state[key].shape)} of the rebuilt model")
+        owner.state[key] = backend.asarray(arr)
     if "__training__" in data:
         try:
             _restore_training(model, pairs, data)
