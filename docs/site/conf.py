@@ -1,0 +1,70 @@
+"""Sphinx configuration of the mmscratch book (built by ``python scripts/build_site.py``).
+
+Why this stack: Sphinx + MyST-NB + the book theme is Jupyter Book 1's stack without the
+wrapper: MyST reads our Markdown chapters as they are (``$$`` math included), MyST-NB
+renders the executed notebooks with their stored outputs (no kernel needed to build),
+autodoc turns the docstrings into the API reference, and ``sphinx-mathjax-offline``
+copies MathJax 3 into the site so formulas render with no network.
+"""
+
+import os
+import sys
+
+ROOT = os.environ.get("MMSCRATCH_ROOT", os.path.abspath(os.path.join(os.path.dirname(__file__),
+                                                                     "..", "..")))
+sys.path.insert(0, ROOT)
+
+project = "mmscratch"
+author = "the mmscratch developers"
+copyright = "2026, the mmscratch developers"  # noqa: A001 - Sphinx's name
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+    "sphinx-mathjax-offline",
+]
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+myst_heading_anchors = 3
+nb_execution_mode = "off"          # the notebooks are executed by the test suite
+nb_merge_streams = True
+autodoc_member_order = "bysource"
+autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}
+autodoc_mock_imports = ["cupy", "cupyx"]
+napoleon_numpy_docstring = True
+suppress_warnings = ["myst.header", "myst.xref_missing", "misc.highlighting_failure",
+                     "autodoc", "ref.python", "toc.not_included", "mystnb.unknown_mime_type"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+
+html_theme = "sphinx_book_theme"
+html_title = "mmscratch: multimodal learning from scratch"
+html_theme_options = {
+    "show_toc_level": 2,
+    "use_download_button": False,
+    "use_fullscreen_button": False,
+    "home_page_in_toc": True,
+}
+html_show_sourcelink = False
+html_last_updated_fmt = None
+html_static_path = []
+
+
+_TRAILING_UNDERSCORE = __import__("re").compile(r"(?<=\w)_(?=[\s,.;:)\]]|$)")
+
+
+def _escape_fitted_names(app, what, name, obj, options, lines):
+    """scikit-learn-style names such as ``coef_`` end in ``_``, which reStructuredText
+    reads as a link target; escape the underscore outside inline literals."""
+    for i, line in enumerate(lines):
+        parts = line.split("``")
+        for j in range(0, len(parts), 2):  # even parts are outside ``literals``
+            segs = parts[j].split("`")
+            for k in range(0, len(segs), 2):
+                segs[k] = _TRAILING_UNDERSCORE.sub(r"\\_", segs[k])
+            parts[j] = "`".join(segs)
+        lines[i] = "``".join(parts)
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _escape_fitted_names)
