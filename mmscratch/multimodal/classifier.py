@@ -129,13 +129,15 @@ class MultimodalClassifier(Model):
         for key, branch in self.branches.items():
             if key in given:
                 h = branch.forward(given[key], training=training)
-                if h.ndim != 2:
+                # token sequences (N, T, d) only for fusions that read them
+                seq = h.ndim == 3 and getattr(self.fusion, "accepts_sequences", False)
+                if h.ndim != 2 and not seq:
                     raise ValueError(f"{self.name}: branch {key!r} must end in (N, features), "
                                      f"got shape {tuple(h.shape)}; add Flatten or pooling")
-                self._widths[key] = int(h.shape[1])
+                self._widths[key] = tuple(int(d) for d in h.shape[1:])
                 ran.append(key)
             else:
-                h = xp.zeros((n, self._widths[key]), dtype=backend.floatx())
+                h = xp.zeros((n, *self._widths[key]), dtype=backend.floatx())
             feats.append(h)
         fusion_in = dict(zip(self.branches, feats))
         z = self.fusion.forward(fusion_in, training=training, present=present_dev)

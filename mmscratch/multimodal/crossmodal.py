@@ -1,0 +1,184 @@
+"""Cross-modal attention fusion: each modality's tokens attend to the other's.
+
+The image's spatial positions query the audio's time steps (which sounds explain this
+part of the digit?) and the audio's time steps query the image's positions, with the
+cross form of :class:`mmscratch.nn.MultiHeadAttention` (no second copy of the
+attention math). Chapter: chapters/05-future.md ("cross-modal attention").
+"""
+
+from __future__ import annotations
+
+from .. import backend
+from ..errors import check_count
+from ..nn.attention import MultiHeadAttention
+from ..nn.layer import Layer
+from .fusion import FusionLayer
+
+__all__ = ["Tokens", "CrossModalAttentionFusion", "token_branch"]
+
+
+class Tokens(Layer):
+    """Feature map -> a sequence of tokens, so that attention can read it.
+
+    ``axis="space"``: ``(N, H, W, C) -> (N, H*W, C)``, one token per position (images).
+    ``axis="time"``: ``(N, T, F, C) -> (N, T, F*C)``, one token per time step (an MFCC
+    matrix after 2-D convolutions: time first, the frequency rows folded into channels).
+    Backward reshapes back.
+    """
+
+    def __init__(self, axis="space", name=None):
+        super().__init__(name)
+        if axis not in ("space", "time"):
+            raise ValueError(f"Tokens: axis must be 'space' or 'time', got {axis!r}")
+        self.axis = axis
+
+    def get_config(self):
+        return {"axis": self.axis}
+
+    def forward(self, x, training=False):
+        self._check_input(x, ndim=4)
+        n, a, b, c = x.shape
+        self._cache = x.shape
+        return x.reshape(n, a * b, c) if self.axis == "space" else x.reshape(n, a, b * c)
+
+    def backward(self, dy):
+        return dy.reshape(self._saved())
+
+
+class CrossModalAttentionFusion(FusionLayer):
+    """Two modalities as token sequences, each attending to the other (Tsai et al. 2019).
+
+    For tokens ``A (N, T_a, d_a)`` and ``B (N, T_b, d_b)``:
+
+        A' = MHA_ab([A, B])     queries from A, keys and values from B   (N, T_a, d_a)
+        B' = MHA_ba([B, A])     queries from B, keys and values from A   (N, T_b, d_b)
+        z  = [ mean_t (A + A')_t ; mean_t (B + B')_t ]                   (N, d_a + d_b)
+
+    with MHA the multi-head attention of Vaswani et al. (``nn.MultiHeadAttention``,
+    e_ij = softmax_j(q_i . k_j / sqrt(d_k)) per head) and a residual connection, as in
+    the cross-modal transformer of MulT (Tsai et al. 2019), then mean pooling over the
+    tokens.
+
+    Missing modality (``present`` False for a sample): its tokens are hidden as keys
+    (the other modality's attention row is all zero, so A' = the output bias only) and
+    its half of z is zeroed, so nothing of it reaches the head.
+
+    Parameters
+    ----------
+    num_heads : int
+    key_dim : int
+        Size of each head.
+    seed : int, optional
+
+    ``attention_ab`` and ``attention_ba`` are the two MultiHeadAttention sublayers (their
+    params appear as ``attention_ab.Wq`` etc.); ``last_attention`` holds the head-averaged
+    weights of the last forward, ``{"ab": (N, T_a, T_b), "ba": (N, T_b, T_a)}``, for
+    drawing which audio frames each image position looked at.
+
+    Source: Tsai et al. 2019, "Multimodal Transformer for Unaligned Multimodal Language
+    Sequences" (MulT). Chapter: chapters/05-future.md.
+    """
+
+    accepts_sequences = True
+
+    def __init__(self, num_heads=2, key_dim=16, seed=None, name=None):
+        super().__init__(name)
+        self.num_heads = check_count(num_heads, "num_heads", where="CrossModalAttentionFusion")
+        self.key_dim = check_count(key_dim, "key_dim", where="CrossModalAttentionFusion")
+        self.seed = seed
+        base = 0 if seed is None else seed
+        self.attention_ab = MultiHeadAttention(self.num_heads, self.key_dim, seed=base,
+                                               name="attention_ab")
+        self.attention_ba = MultiHeadAttention(self.num_heads, self.key_dim, seed=base + 1,
+                                               name="attention_ba")
+        self.last_attention = None
+
+    def get_config(self):
+        return {"num_heads": self.num_heads, "key_dim": self.key_dim, "seed": self.seed}
+
+    def parameters(self):
+        yield from self.attention_ab.parameters()
+        yield from self.attention_ba.parameters()
+
+    def _unpack_tokens(self, inputs, present):
+        if isinstance(inputs, dict):
+            keys, feats = list(inputs), list(inputs.values())
+        elif isinstance(inputs, (list, tuple)):
+            keys, feats = None, list(inputs)
+        else:
+            raise ValueError(f"{self.describe()}: expects a list or dict of two token "
+                             f"sequences, got {type(inputs).__name__}")
+        if len(feats) != 2:
+            raise ValueError(f"{self.describe()}: fuses exactly two modalities, got "
+                             f"{len(feats)}")
+        for i, h in enumerate(feats):
+            self._check_input(h, f"inputs[{keys[i] if keys else i}]", ndim=3)
+        if feats[0].shape[0] != feats[1].shape[0]:
+            raise ValueError(f"{self.describe()}: modalities have different batch sizes "
+                             f"{[int(f.shape[0]) for f in feats]}")
+        if present is not None:
+            self._check_input(present, "present", shape=(feats[0].shape[0], 2), dtype_kind="b")
+        return keys, feats, present
+
+    def forward(self, inputs, training=False, present=None):
+        keys, (a, b), present = self._unpack_tokens(inputs, present)
+        xp = backend.xp()
+        n, ta, tb = a.shape[0], a.shape[1], b.shape[1]
+        if present is None:
+            mask_b = mask_a = None
+        else:
+            mask_b = xp.repeat(present[:, 1:2], tb, axis=1)  # (N, T_b) keys of B
+            mask_a = xp.repeat(present[:, 0:1], ta, axis=1)  # (N, T_a) keys of A
+        a2 = self.attention_ab.forward([a, b], training=training, mask=mask_b)
+        b2 = self.attention_ba.forward([b, a], training=training, mask=mask_a)
+        za, zb = (a + a2).mean(axis=1), (b + b2).mean(axis=1)  # (N, d_a), (N, d_b)
+        if present is not None:
+            pf = present.astype(za.dtype)
+            za, zb = za * pf[:, 0:1], zb * pf[:, 1:2]
+        self.last_attention = {"ab": self.attention_ab.attention_scores.mean(axis=1),
+                               "ba": self.attention_ba.attention_scores.mean(axis=1)}
+        self._cache = (keys, (n, ta, tb), present, za.shape[1])
+        return xp.concatenate([za, zb], axis=1)
+
+    def backward(self, dy):
+        keys, (n, ta, tb), present, da_width = self._saved()
+        dza, dzb = dy[:, :da_width], dy[:, da_width:]
+        if present is not None:
+            pf = present.astype(dy.dtype)
+            dza, dzb = dza * pf[:, 0:1], dzb * pf[:, 1:2]
+        # mean over tokens: each token gets dz / T; the residual passes it to the input too
+        dsa = backend.xp().repeat(dza[:, None, :] / ta, ta, axis=1)  # (N, T_a, d_a)
+        dsb = backend.xp().repeat(dzb[:, None, :] / tb, tb, axis=1)  # (N, T_b, d_b)
+        dq_a, dkv_b = self.attention_ab.backward(dsa)
+        dq_b, dkv_a = self.attention_ba.backward(dsb)
+        da = dsa + dq_a + dkv_a
+        db = dsb + dq_b + dkv_b
+        return self._pack(keys, [da, db])
+
+
+def token_branch(modality, shape, width, seed):
+    """A branch that ends in tokens ``(N, T, width)`` for :class:`CrossModalAttentionFusion`.
+
+    ``"image"``: the classifier's two conv blocks, then one token per position of the
+    last feature map (5 x 5 = 25 tokens for 28 x 28 MNIST). ``"audio"``: the audio CNN's
+    two conv blocks over the ``(T, 13)`` MFCC matrix, then one token per remaining time
+    step (23 for 101 frames; each covers about 4 frames). A ``Dense(width)`` gives both
+    the same token width.
+    """
+    from .. import nn  # noqa: PLC0415
+    from ..nn.conv import Conv2D, MaxPooling2D  # noqa: PLC0415
+    from .models import _AddChannel  # noqa: PLC0415
+
+    pad = "valid" if min(shape[0], shape[1]) >= 20 else "same"
+    if modality == "image":
+        layers, axis = [], "space"
+    elif modality == "audio":
+        pad = "valid" if min(shape[0], shape[1]) >= 10 else "same"
+        layers, axis = [_AddChannel()], "time"
+    else:
+        raise ValueError(f"token_branch: modality must be 'image' or 'audio', got {modality!r}")
+    return layers + [Conv2D(16, 3, padding=pad, activation="relu", seed=seed),
+                     MaxPooling2D(2, padding=pad),
+                     Conv2D(32, 3, padding=pad, activation="relu", seed=seed + 1),
+                     MaxPooling2D(2, padding=pad), Tokens(axis),
+                     nn.Dense(width, activation="relu", seed=seed + 2)]
