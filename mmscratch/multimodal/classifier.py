@@ -154,6 +154,10 @@ class MultimodalClassifier(Model):
         dfeats = self.fusion.backward(dz)
         return {key: self.branches[key].backward(dfeats[key]) for key in ran}
 
+    def input_layers(self):
+        """The first layer of every branch (each sees one modality's input)."""
+        return [layer for branch in self.branches.values() for layer in branch.input_layers()]
+
     def parameters(self):
         for branch in self.branches.values():
             yield from branch.parameters()

@@ -23,6 +23,13 @@ How it is fast without Python loops over pixels ("im2col"):
 
 The same lines run on NumPy and CuPy: ``xp.lib.stride_tricks.as_strided`` exists in
 both.
+
+Readable first, fast second: ``Conv2D.forward``/``backward`` read like the formulas
+above (one im2col, one GEMM each). With ``Conv2D.use_fast_path`` (the default) they call
+:func:`conv2d_forward_blocked` and :func:`conv2d_backward_blocked` instead, which do the
+same arithmetic a block of images at a time so that the patch block stays in the CPU
+cache (see chapters/03-2-models.md, "What im2col costs"); tests check that both agree.
+The pooling layers live in :mod:`mmscratch.nn.pooling`.
 """
 
 from __future__ import annotations
@@ -37,14 +44,13 @@ from .layer import Layer
 
 __all__ = [
     "Conv2D",
-    "MaxPooling2D",
-    "AveragePooling2D",
-    "GlobalAveragePooling2D",
     "conv_output_size",
     "same_padding",
     "im2col",
     "col2im",
     "conv2d",
+    "conv2d_forward_blocked",
+    "conv2d_backward_blocked",
 ]
 
 _PADDINGS = ("valid", "same")
@@ -107,6 +113,23 @@ def _geometry(x_shape, kernel, strides, padding, where):
                          f"{Hp}x{Wp} (input shape {tuple(x_shape)}, padding={padding!r})")
     Ho, Wo = conv_output_size(H, kh, sh, padding), conv_output_size(W, kw, sw, padding)
     return pads, (Ho, Wo)
+
+
+def _pad_into(layer, key, x, pads, value=0.0):
+    """x padded on H and W, in a buffer kept on ``layer`` whose border is written once.
+
+    Without padding this is ``x`` itself (no copy). Otherwise the border of the reused
+    buffer holds ``value`` from its allocation on, and each call copies only x into the
+    interior: no fresh allocation, no re-fill of the border.
+    """
+    (pt, pb), (pl, pr) = pads
+    if not (pt or pb or pl or pr):
+        return x
+    N, H, W, C = x.shape
+    shape = (N, H + pt + pb, W + pl + pr, C)
+    buf = _workspace(layer, key, shape, x.dtype, fill=value)
+    buf[:, pt:pt + H, pl:pl + W] = x
+    return buf
 
 
 def _pad(x, pads, value=0.0):
@@ -273,8 +296,17 @@ class Conv2D(Layer):
 
         dW = cols^T g       db = sum g       dx = col2im(g W^T)
 
+    ``dx`` is skipped (``backward`` returns None) while ``needs_input_grad`` is False:
+    ``Model.train_step`` sets that on the layers that see the model's input, whose input
+    gradient nobody uses. ``use_fast_path`` (class attribute, default True) selects the
+    cache-blocked helpers :func:`conv2d_forward_blocked` / :func:`conv2d_backward_blocked`
+    over the readable im2col lines; both compute the same numbers.
+
     See chapters/03-2-models.md (CNN) and chapters/04-code-example.md (image branch).
     """
+
+    #: Use the cache-blocked helpers (same arithmetic as the readable lines, faster on CPU).
+    use_fast_path = True
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", seed=None, name=None):
@@ -323,222 +355,203 @@ class Conv2D(Layer):
             raise ValueError(f"{self.describe()}: argument 'x' must have {C} channels (the "
                              f"built input size, last axis of NHWC), got shape "
                              f"{tuple(x.shape)}")
-        pads, (Ho, Wo) = _geometry(x.shape, self.kernel_size, self.strides, self.padding,
-                                   self.describe())
-        N = x.shape[0]
-        if (kh, kw, *self.strides) == (1, 1, 1, 1):
-            cols = x.reshape(N * Ho * Wo, C)  # a 1x1 kernel needs no patches
+        pads, out_hw = _geometry(x.shape, self.kernel_size, self.strides, self.padding,
+                                 self.describe())
+        xpad = _pad_into(self, "xpad", x, pads)  # (N, H_p, W_p, C)
+        W2 = W.reshape(kh * kw * C, F)  # (K, F), K = kh*kw*C
+        if self.use_fast_path:
+            z = conv2d_forward_blocked(xpad, W2, self.kernel_size, self.strides, out_hw,
+                                       workspace=self._workspaces())
         else:
-            view = _windows(_pad(x, pads), self.kernel_size, self.strides, (Ho, Wo))
-            cols = _workspace(self, "cols", view.shape, x.dtype)
-            backend.xp().copyto(cols, view)  # the one copy: patches side by side
-            cols = cols.reshape(N * Ho * Wo, kh * kw * C)  # (M, K)
-        z = cols @ W.reshape(kh * kw * C, F)  # (M, F): one GEMM for the layer
+            z = _patches(xpad, self.kernel_size, self.strides, out_hw) @ W2  # (M, F)
         if self.use_bias:
             z += self.params["b"]
-        z = z.reshape(N, Ho, Wo, F)
-        y = self._act.forward(z)
-        self._cache = (x.shape, cols, pads, (Ho, Wo))
+        y = self._act.forward(z.reshape(x.shape[0], *out_hw, F))
+        self._cache = (x.shape, xpad, pads, out_hw)
         return y
 
     def backward(self, dy):
-        x_shape, cols, pads, (Ho, Wo) = self._saved()
-        N, H, Wd, _ = x_shape
+        x_shape, xpad, pads, (Ho, Wo) = self._saved()
         W = self.params["W"]
         kh, kw, C, F = W.shape
+        N = x_shape[0]
         self._check_grad(dy, (N, Ho, Wo, F))
         g = self._act.backward(dy).reshape(N * Ho * Wo, F)  # dL/dz, (M, F)
-        self.grads["W"] = (cols.T @ g).reshape(W.shape)
+        W2 = W.reshape(kh * kw * C, F)
+        need_dx = self.needs_input_grad
+        if self.use_fast_path:
+            dW, dxpad = conv2d_backward_blocked(xpad, g, W2, self.kernel_size, self.strides,
+                                                (Ho, Wo), need_dx,
+                                                workspace=self._workspaces())
+        else:
+            cols = _patches(xpad, self.kernel_size, self.strides, (Ho, Wo))  # (M, K)
+            dW = cols.T @ g  # dW = cols^T g
+            dxpad = None
+            if need_dx:
+                d6 = (g @ W2.T).reshape(N, Ho, Wo, kh, kw, C)  # dcols = g W^T
+                dxpad = _col2im6(d6, xpad.shape, self.kernel_size, self.strides,
+                                 ((0, 0), (0, 0)), (Ho, Wo))  # col2im on the padded grid
+        self.grads["W"] = dW.reshape(W.shape)
         if self.use_bias:
-            self.grads["b"] = g.sum(axis=0)
-        if (kh, kw, *self.strides) == (1, 1, 1, 1):
-            return (g @ W.reshape(C, F).T).reshape(x_shape)
-        if self.strides == (1, 1) and F < 2 * C:
-            # dx is the "full" convolution of dy with the flipped kernel: one more
-            # im2col + GEMM, cheaper than col2im's kh*kw strided adds when F is small.
-            (pt, pb), (pl, pr) = pads
-            gpad = _pad(g.reshape(N, Ho, Wo, F),
-                        ((kh - 1 - pt, H - Ho + pt), (kw - 1 - pl, Wd - Wo + pl)))
-            view = _windows(gpad, (kh, kw), (1, 1), (H, Wd))
-            gcols = _workspace(self, "gcols", view.shape, g.dtype)
-            backend.xp().copyto(gcols, view)
-            W_flip = W[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * F, C)
-            return (gcols.reshape(N * H * Wd, kh * kw * F) @ W_flip).reshape(x_shape)
-        dcols = g @ W.reshape(kh * kw * C, F).T  # (M, kh*kw*C)
-        d6 = dcols.reshape(N, Ho, Wo, kh, kw, C)
-        return _col2im6(d6, x_shape, self.kernel_size, self.strides, pads, (Ho, Wo))
+            self.grads["b"] = g.sum(axis=0)  # db = sum g
+        if dxpad is None:
+            return None
+        (pt, _), (pl, _) = pads
+        return dxpad[:, pt:pt + x_shape[1], pl:pl + x_shape[2]]
+
+    def _workspaces(self):
+        return self.__dict__.setdefault("_workspace_buffers", {})
 
 
-def _workspace(layer, key, shape, dtype):
-    """A scratch array kept on the layer and reused while shape and dtype stay the same.
+def _patches(xpad, kernel, strides, out_hw):
+    """im2col of an already padded input: the patch matrix (N*H_o*W_o, kh*kw*C), a copy."""
+    N, C = xpad.shape[0], xpad.shape[3]
+    (kh, kw), (Ho, Wo) = kernel, out_hw
+    if (kh, kw, *strides) == (1, 1, 1, 1):
+        return xpad.reshape(N * Ho * Wo, C)  # a 1x1 kernel needs no patches
+    view = _windows(xpad, kernel, strides, out_hw)
+    return view.reshape(N * Ho * Wo, kh * kw * C)
 
-    The patch matrices are the largest arrays of a CNN (N*H_o*W_o x kh*kw*C); a fresh
-    allocation each step costs page faults comparable to the copy itself.
+
+# ------------------------------------------------------------- Conv2D, fast path
+#: Target size in bytes of one block of patch rows: small enough to stay in the CPU's
+#: L2/L3 cache between the im2col copy and the GEMM that reads it.
+BLOCK_BYTES = 1 << 21
+
+
+def _block_images(n, row_bytes):
+    """Images per block so that a block of patch rows takes about BLOCK_BYTES (>= 1).
+
+    On the GPU a block is the whole batch: there, fewer and larger kernels are faster.
     """
-    ws = layer.__dict__.setdefault("_workspaces", {})
-    buf = ws.get(key)
-    if (buf is None or tuple(buf.shape) != tuple(shape) or buf.dtype != dtype
-            or backend.get_array_module(buf) is not backend.xp()):
-        buf = backend.xp().empty(shape, dtype=dtype)
-        ws[key] = buf
-    return buf
+    if backend.name() == "cupy":
+        return n
+    return max(1, min(n, BLOCK_BYTES // max(1, row_bytes)))
 
 
-# ----------------------------------------------------------------------- pooling
-class _Pool2D(Layer):
-    """Shared geometry of the 2-D pooling layers (windows of pool_size, given strides)."""
+def conv2d_forward_blocked(xpad, W2, kernel, strides, out_hw, workspace=None):
+    """z = im2col(x_pad) @ W2, a block of images at a time (the fast forward of Conv2D).
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", name=None):
-        super().__init__(name)
-        where = type(self).__name__
-        self.pool_size = _pair(pool_size, "pool_size", where)
-        self.strides = self.pool_size if strides is None else _pair(strides, "strides", where)
-        self.padding = _padding_name(padding, where)
-
-    def get_config(self):
-        return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
-
-    def output_shape(self, input_shape):
-        _, out_hw = _geometry(tuple(input_shape), self.pool_size, self.strides, self.padding,
-                              self.describe())
-        return (input_shape[0], *out_hw, input_shape[3])
-
-    def _offsets(self):
-        ph, pw = self.pool_size
-        return [(u, v) for u in range(ph) for v in range(pw)]  # row-major window order
-
-    def _overlapping(self):
-        return self.strides[0] < self.pool_size[0] or self.strides[1] < self.pool_size[1]
-
-
-class MaxPooling2D(_Pool2D):
-    """Max pooling: y[n, i, j, c] = max_{u<p_h, v<p_w} x_pad[n, i*s_h+u, j*s_w+v, c].
+    Same numbers as ``_patches(xpad) @ W2``: each block's windows are copied into one
+    reused patch buffer (``workspace``) small enough to stay in cache, and one GEMM per
+    block writes its rows of z. Why this is faster: the im2col matrix is kh*kw times
+    the input; written whole, it goes out to main memory and the GEMM reads it back;
+    written a block at a time, the GEMM finds it in cache.
 
     Parameters
     ----------
-    pool_size : int or (p_h, p_w)
-    strides : int, (s_h, s_w) or None
-        None means ``pool_size`` (non-overlapping windows, Keras' default).
-    padding : {"valid", "same"}
-        ``"same"`` pads with -inf (padding never wins the max), as TensorFlow.
+    xpad : array (N, H_p, W_p, C), already padded
+    W2 : array (kh*kw*C, F)
+    kernel, strides, out_hw : (int, int) pairs
+    workspace : dict or None, where the patch buffer is kept between calls
 
-    Shapes: ``(N, H, W, C) -> (N, H_o, W_o, C)``.
-
-    Backward: the whole dy of a window goes to *one* arg-max pixel; ties go to the
-    first maximal pixel in row-major window order (u, then v), so the gradient is
-    deterministic and sums to dy.
-
-    See chapters/03-2-models.md (CNN: pooling keeps the strongest local response).
+    Returns
+    -------
+    z : array (N*H_o*W_o, F)
     """
-
-    def forward(self, x, training=False):
-        self._check_input(x, ndim=4)
-        xp = backend.xp()
-        pads, out_hw = _geometry(x.shape, self.pool_size, self.strides, self.padding,
-                                 self.describe())
-        xpad = _pad(x, pads, value=-np.inf)
-        offsets = self._offsets()
-        # Running max over the p_h*p_w window offsets: each step is one element-wise
-        # maximum of two strided views (N, H_o, W_o, C), no copy of the windows.
-        y = xpad[_offset_slices(offsets[0], self.strides, out_hw)].copy()
-        for off in offsets[1:]:
-            xp.maximum(y, xpad[_offset_slices(off, self.strides, out_hw)], out=y)
-        self._cache = (x.shape, pads, out_hw, xpad, y)
-        return y
-
-    def backward(self, dy):
-        x_shape, pads, out_hw, xpad, y = self._saved()
-        self._check_grad(dy, y.shape)
-        xp = backend.xp()
-        N, H, W, C = x_shape
-        (pt, pb), (pl, pr) = pads
-        dxp = xp.zeros((N, H + pt + pb, W + pl + pr, C), dtype=dy.dtype)
-        overlap = self._overlapping()
-        offsets = self._offsets()
-        # Walk the window in row-major order; the first pixel equal to the max takes
-        # what is left of dy, later ties get nothing (deterministic arg-max routing).
-        left = dy
-        for k, off in enumerate(offsets):
-            sl = _offset_slices(off, self.strides, out_hw)
-            part = left * (xpad[sl] == y)
-            if k + 1 < len(offsets):
-                left = left - part
-            if overlap:
-                dxp[sl] += part
-            else:
-                dxp[sl] = part  # disjoint windows: each pixel written once
-        if pt or pb or pl or pr:
-            dxp = dxp[:, pt:pt + H, pl:pl + W]
-        return dxp
+    xp = backend.xp()
+    N, C = xpad.shape[0], xpad.shape[3]
+    (kh, kw), (Ho, Wo) = kernel, out_hw
+    K, F = W2.shape
+    if (kh, kw, *strides) == (1, 1, 1, 1):
+        return xpad.reshape(N * Ho * Wo, C) @ W2
+    rows = Ho * Wo  # patch rows per image
+    nb = _block_images(N, rows * K * xpad.dtype.itemsize)
+    cols = _buffer(workspace, "cols", (nb, Ho, Wo, kh, kw, C), xpad.dtype)
+    z = xp.empty((N * rows, F), dtype=xp.result_type(xpad, W2))
+    for n0 in range(0, N, nb):  # a loop over blocks of images, not over pixels
+        n1 = min(N, n0 + nb)
+        block = cols[:n1 - n0]
+        xp.copyto(block, _windows(xpad[n0:n1], kernel, strides, out_hw))
+        xp.matmul(block.reshape((n1 - n0) * rows, K), W2, out=z[n0 * rows:n1 * rows])
+    return z
 
 
-class AveragePooling2D(_Pool2D):
-    """Average pooling: y[n, i, j, c] = mean of x over the window (padding excluded).
+def conv2d_backward_blocked(xpad, g, W2, kernel, strides, out_hw, need_dx=True,
+                            workspace=None):
+    """dW = cols^T g and dx_pad = col2im(g W2^T), a block of images at a time.
 
-    With ``padding="same"`` the padded pixels are left out of the mean (TensorFlow's
-    rule), so each window divides by the number of real pixels it covers.
+    The fast backward of Conv2D, equal to the readable lines in ``Conv2D.backward``.
+    The patch block is copied again from ``xpad`` (in cache, cheaper than keeping the
+    whole patch matrix from the forward pass and reading it back from memory), then
+    ``dW += block^T g_block``; for dx, ``dcols = g_block W2^T`` (computed offset by offset,
+    ``g_block W[u, v]^T``, so that each offset's part is contiguous) is added back onto
+    the block's padded pixels with one strided add per kernel offset, while it is still
+    in cache.
 
-    Shapes: ``(N, H, W, C) -> (N, H_o, W_o, C)``. Backward: dy / count spread evenly
-    over the window's pixels.
+    Parameters
+    ----------
+    xpad : array (N, H_p, W_p, C); g : array (N*H_o*W_o, F), dL/dz; W2 : (kh*kw*C, F)
+    need_dx : bool, compute dx_pad (False: return None for it)
 
-    See chapters/03-2-models.md.
+    Returns
+    -------
+    dW : array (kh*kw*C, F)
+    dxpad : array (N, H_p, W_p, C) or None
     """
+    xp = backend.xp()
+    N, C = xpad.shape[0], xpad.shape[3]
+    (kh, kw), (Ho, Wo) = kernel, out_hw
+    K, F = W2.shape
+    if (kh, kw, *strides) == (1, 1, 1, 1):
+        cols = xpad.reshape(N * Ho * Wo, C)
+        return cols.T @ g, ((g @ W2.T).reshape(xpad.shape) if need_dx else None)
+    rows = Ho * Wo
+    nb = _block_images(N, rows * K * xpad.dtype.itemsize)
+    cols = _buffer(workspace, "cols", (nb, Ho, Wo, kh, kw, C), xpad.dtype)
+    dW = xp.zeros((K, F), dtype=xp.result_type(xpad, g))
+    part = xp.empty_like(dW)
+    dxpad = xp.zeros(xpad.shape, dtype=g.dtype) if need_dx else None
+    W3T = W2.reshape(kh * kw, C, F).transpose(0, 2, 1)  # (kh*kw, F, C): W[u, v]^T
+    for n0 in range(0, N, nb):  # blocks of images, as in the forward pass
+        n1 = min(N, n0 + nb)
+        m = (n1 - n0) * rows
+        block = cols[:n1 - n0]
+        xp.copyto(block, _windows(xpad[n0:n1], kernel, strides, out_hw))
+        gb = g[n0 * rows:n1 * rows]
+        xp.matmul(block.reshape(m, K).T, gb, out=part)
+        dW += part
+        if need_dx:
+            # Offset-major dcols: block k = g_block W[u, v]^T is contiguous (m, C), so each
+            # strided add below moves whole image rows (W_o*C values), not C at a time.
+            dcols = _buffer(workspace, "dcols", (kh * kw, nb * rows, C), g.dtype)[:, :m]
+            xp.matmul(gb[None], W3T, out=dcols)
+            dblock = dxpad[n0:n1]
+            for k in range(kh * kw):  # kernel offsets, not pixels
+                sl = _offset_slices(divmod(k, kw), strides, out_hw)
+                dblock[sl] += dcols[k].reshape(n1 - n0, Ho, Wo, C)
+    return dW, dxpad
 
-    def _counts(self, x_shape, pads, out_hw, dtype):
-        """Real (non-padded) pixels per window, ``(1, H_o, W_o, 1)``, built on the host."""
-        _, H, W, _ = x_shape
-        if not any(pads[0] + pads[1]):
-            return None
-        ones = np.zeros((H + sum(pads[0]), W + sum(pads[1])))
-        ones[pads[0][0]:pads[0][0] + H, pads[1][0]:pads[1][0] + W] = 1
-        count = np.zeros(out_hw)
-        for off in self._offsets():
-            count += ones[_offset_slices(off, self.strides, out_hw)[1:]]
-        return backend.asarray(count.reshape(1, *out_hw, 1).astype(dtype))
 
-    def forward(self, x, training=False):
-        self._check_input(x, ndim=4)
-        pads, out_hw = _geometry(x.shape, self.pool_size, self.strides, self.padding,
-                                 self.describe())
-        xpad = _pad(x, pads)
-        offsets = self._offsets()
-        y = xpad[_offset_slices(offsets[0], self.strides, out_hw)].copy()
-        for off in offsets[1:]:
-            y += xpad[_offset_slices(off, self.strides, out_hw)]
-        count = self._counts(x.shape, pads, out_hw, x.dtype)
-        y = y / (len(offsets) if count is None else count)
-        self._cache = (x.shape, pads, out_hw, count)
-        return y
-
-    def backward(self, dy):
-        x_shape, pads, out_hw, count = self._saved()
-        self._check_grad(dy, (x_shape[0], *out_hw, x_shape[3]))
+def _buffer(workspace, key, shape, dtype, fill=None):
+    """A scratch array kept in the dict ``workspace`` (or a fresh one when it is None)."""
+    if workspace is None:
+        return backend.xp().empty(shape, dtype=dtype)
+    buf = workspace.get(key)
+    if (buf is None or tuple(buf.shape) != tuple(shape) or buf.dtype != dtype
+            or backend.get_array_module(buf) is not backend.xp()):
         xp = backend.xp()
-        N, H, W, C = x_shape
-        (pt, pb), (pl, pr) = pads
-        share = dy / (len(self._offsets()) if count is None else count)
-        dxp = xp.zeros((N, H + pt + pb, W + pl + pr, C), dtype=dy.dtype)
-        for off in self._offsets():
-            dxp[_offset_slices(off, self.strides, out_hw)] += share
-        if pt or pb or pl or pr:
-            dxp = dxp[:, pt:pt + H, pl:pl + W]
-        return dxp
+        buf = xp.empty(shape, dtype=dtype) if fill is None else xp.full(shape, fill, dtype=dtype)
+        workspace[key] = buf
+    return buf
 
 
-class GlobalAveragePooling2D(Layer):
-    """y[n, c] = (1 / (H W)) sum_{i, j} x[n, i, j, c]; ``(N, H, W, C) -> (N, C)``.
+def _workspace(layer, key, shape, dtype, fill=None):
+    """A scratch array kept on the layer and reused while shape and dtype stay the same.
 
-    Backward: dx[n, i, j, c] = dy[n, c] / (H W). See chapters/03-2-models.md.
+    The patch matrices and padded inputs are the largest arrays of a CNN; a fresh
+    allocation each step costs page faults comparable to the copy itself. With
+    ``fill``, a new buffer starts filled with that value (the zero border of a padded
+    input is written once, at allocation).
     """
+    ws = layer.__dict__.setdefault("_workspace_buffers", {})
+    return _buffer(ws, key, shape, dtype, fill)
 
-    def forward(self, x, training=False):
-        self._check_input(x, ndim=4)
-        self._cache = x.shape
-        return x.mean(axis=(1, 2))
 
-    def backward(self, dy):
-        N, H, W, C = self._saved()
-        self._check_grad(dy, (N, C))
-        xp = backend.xp()
-        return xp.broadcast_to((dy / (H * W))[:, None, None, :], (N, H, W, C)).copy()
+def __getattr__(name):
+    """The pooling layers moved to :mod:`mmscratch.nn.pooling`; old imports keep working."""
+    if name in ("MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D"):
+        from . import pooling  # noqa: PLC0415 - pooling imports this module's geometry
 
+        return getattr(pooling, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -43,6 +43,11 @@ class Layer:
     #: Set ``Layer.check_finite = False`` to skip that reduction (and GPU sync) for speed.
     check_finite = True
 
+    #: False while nobody uses this layer's input gradient (``Model.train_step`` sets it
+    #: on the layers that see the model's input); a layer may then skip computing dx and
+    #: return None from ``backward``. Parameter gradients are always computed.
+    needs_input_grad = True
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         LAYER_REGISTRY[cls.__name__] = cls

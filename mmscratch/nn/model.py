@@ -176,9 +176,22 @@ class Model:
         """forward, loss, backward, optimizer step on one batch; returns (loss, n_correct)."""
         out = self.forward(xb, training=True)
         loss = self.loss.forward(out, yb)
-        self.backward(self.loss.backward())
+        # The gradient w.r.t. the input data is never used here: the first layers skip it.
+        first = [layer for layer in self.input_layers() if layer.needs_input_grad]
+        for layer in first:
+            layer.needs_input_grad = False
+        try:
+            self.backward(self.loss.backward())
+        finally:
+            for layer in first:
+                del layer.needs_input_grad  # back to the class default
         self.optimizer.step(self)
         return loss, self._correct(out, yb)
+
+    def input_layers(self):
+        """Layers whose input is the model's input (their input gradient is unused in
+        training). Subclasses list them; the default (none) keeps every gradient."""
+        return []
 
     def _correct(self, out, yb):
         if not self.metrics:

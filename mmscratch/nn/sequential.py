@@ -47,6 +47,13 @@ class Sequential(Model):
             dy = layer.backward(dy)
         return dy
 
+    def input_layers(self):
+        """The first layer (and, if it is a Sequential, its first layer in turn)."""
+        if not self.layers:
+            return []
+        first = self.layers[0]
+        return first.input_layers() if isinstance(first, Model) else [first]
+
     def parameters(self):
         for layer in self.layers:
             yield from layer.parameters()

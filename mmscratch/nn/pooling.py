@@ -1,0 +1,241 @@
+"""Pooling layers of the CNN, channels-last (chapters/03-2-models.md, CNN).
+
+Pooling keeps the strongest (max) or the mean response of each p_h x p_w
+neighbourhood. Like the convolution, every window is a strided view of the (padded)
+input, so a pooling layer is p_h*p_w element-wise passes over views of shape
+``(N, H_o, W_o, C)``, never a loop over pixels.
+
+NaN propagates (the layer contract, mmscratch/nn/layer.py): a window holding NaN
+pools to NaN, and in max pooling its gradient still goes to one pixel (the first NaN,
+as ``numpy.argmax`` picks it), so the gradient of every window sums to its dy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from .conv import _geometry, _offset_slices, _pad, _pad_into, _padding_name, _pair
+from .layer import Layer
+
+__all__ = ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D"]
+
+
+class _Pool2D(Layer):
+    """Shared geometry of the 2-D pooling layers (windows of pool_size, given strides)."""
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", name=None):
+        super().__init__(name)
+        where = type(self).__name__
+        self.pool_size = _pair(pool_size, "pool_size", where)
+        self.strides = self.pool_size if strides is None else _pair(strides, "strides", where)
+        self.padding = _padding_name(padding, where)
+
+    def get_config(self):
+        return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+
+    def output_shape(self, input_shape):
+        _, out_hw = _geometry(tuple(input_shape), self.pool_size, self.strides, self.padding,
+                              self.describe())
+        return (input_shape[0], *out_hw, input_shape[3])
+
+    def _offsets(self):
+        ph, pw = self.pool_size
+        return [(u, v) for u in range(ph) for v in range(pw)]  # row-major window order
+
+    def _overlapping(self):
+        return self.strides[0] < self.pool_size[0] or self.strides[1] < self.pool_size[1]
+
+
+class MaxPooling2D(_Pool2D):
+    """Max pooling: y[n, i, j, c] = max_{u<p_h, v<p_w} x_pad[n, i*s_h+u, j*s_w+v, c].
+
+    Parameters
+    ----------
+    pool_size : int or (p_h, p_w)
+    strides : int, (s_h, s_w) or None
+        None means ``pool_size`` (non-overlapping windows, Keras' default).
+    padding : {"valid", "same"}
+        ``"same"`` pads with -inf (padding never wins the max), as TensorFlow.
+
+    Shapes: ``(N, H, W, C) -> (N, H_o, W_o, C)``.
+
+    Backward: the whole dy of a window goes to *one* pixel, its arg-max: the first
+    maximal pixel in row-major window order (u, then v), so the gradient is
+    deterministic and sums to dy. NaN counts as the maximum (as in ``numpy.argmax``
+    and PyTorch): a window holding NaN gives y = NaN and routes dy to its first NaN.
+
+    ``use_fast_path`` (default True): ``forward(training=True)`` records each window's
+    arg-max offset (:func:`window_argmax`, one byte per output) and backward scatters dy
+    with it (:func:`maxpool_backward_from_argmax`); otherwise backward walks the window
+    comparing with y, the readable rule. Tests check that both agree.
+
+    See chapters/03-2-models.md (CNN: pooling keeps the strongest local response).
+    """
+
+    #: Record the arg-max in forward and scatter dy with it (the readable path compares).
+    use_fast_path = True
+
+    def forward(self, x, training=False):
+        self._check_input(x, ndim=4)
+        xp = backend.xp()
+        pads, out_hw = _geometry(x.shape, self.pool_size, self.strides, self.padding,
+                                 self.describe())
+        xpad = _pad_into(self, "xpad", x, pads, value=-np.inf)
+        views = self._views(xpad, out_hw)  # p_h*p_w strided views (N, H_o, W_o, C)
+        # Running max over the window offsets; xp.maximum propagates NaN.
+        y = views[0].copy()
+        for v in views[1:]:
+            xp.maximum(y, v, out=y)
+        arg = window_argmax(views, y) if (training and self.use_fast_path) else None
+        self._cache = (x.shape, pads, out_hw, xpad, y, arg)
+        return y
+
+    def backward(self, dy):
+        x_shape, pads, out_hw, xpad, y, arg = self._saved()
+        self._check_grad(dy, y.shape)
+        xp = backend.xp()
+        N, H, W, C = x_shape
+        (pt, pb), (pl, pr) = pads
+        if arg is not None:
+            dxp = maxpool_backward_from_argmax(dy, arg, xpad.shape, self.pool_size,
+                                               self.strides, out_hw)
+        else:
+            dxp = xp.zeros(xpad.shape, dtype=dy.dtype)
+            # Walk the window in row-major order; the first pixel that is the max (or NaN)
+            # takes what is left of dy, later ties get nothing.
+            left = dy
+            for v, sl in zip(self._views(xpad, out_hw), self._slices(out_hw)):
+                hit = (v == y) | (v != v)  # v != v: NaN, the max of a NaN window
+                dxp[sl] += xp.where(hit, left, 0)
+                left = xp.where(hit, 0, left)
+        if pt or pb or pl or pr:
+            dxp = dxp[:, pt:pt + H, pl:pl + W]
+        return dxp
+
+    def _slices(self, out_hw):
+        return [_offset_slices(off, self.strides, out_hw) for off in self._offsets()]
+
+    def _views(self, xpad, out_hw):
+        return [xpad[sl] for sl in self._slices(out_hw)]
+
+
+def window_argmax(views, y):
+    """Offset index k (uint8) of the first maximum of each pooling window.
+
+    ``views[k]`` is the window offset k of every output, ``y`` the window maxima. A
+    pixel is a maximum where it equals y, or is NaN (then y is NaN too, and NaN
+    counts as the maximum, as in ``numpy.argmax``). Walking the offsets from last to
+    first, each hit overwrites, so the first one stays.
+
+    Shapes: views ``k x (N, H_o, W_o, C)``, y ``(N, H_o, W_o, C)`` -> same shape, uint8.
+    """
+    xp = backend.xp()
+    arg = xp.empty(y.shape, dtype=xp.uint8)
+    hit = xp.empty(y.shape, dtype=bool)
+    for k in range(len(views) - 1, -1, -1):
+        v = views[k]
+        xp.equal(v, y, out=hit)
+        hit |= xp.isnan(v)
+        xp.copyto(arg, k, where=hit)
+    return arg
+
+
+def maxpool_backward_from_argmax(dy, arg, padded_shape, pool_size, strides, out_hw):
+    """dx_pad: each window's dy placed on the pixel ``arg`` names (fast max-pool backward).
+
+    Equal to the readable walk in ``MaxPooling2D.backward``; with non-overlapping
+    windows every pixel belongs to at most one window, so each offset's share is
+    written, not added, and only the pixels no window covers need zeros.
+
+    Shapes: dy, arg ``(N, H_o, W_o, C)`` -> dx_pad ``padded_shape``.
+    """
+    xp = backend.xp()
+    (ph, pw), (sh, sw), (Ho, Wo) = pool_size, strides, out_hw
+    overlap = sh < ph or sw < pw
+    covered = (not overlap and Ho * sh == padded_shape[1] and Wo * sw == padded_shape[2]
+               and sh == ph and sw == pw)
+    dxp = xp.empty(padded_shape, dtype=dy.dtype) if covered else \
+        xp.zeros(padded_shape, dtype=dy.dtype)
+    hit = xp.empty(arg.shape, dtype=bool)
+    offsets = [(u, v) for u in range(ph) for v in range(pw)]
+    for k, off in enumerate(offsets):
+        sl = _offset_slices(off, strides, out_hw)
+        xp.equal(arg, k, out=hit)
+        if overlap:
+            dxp[sl] += dy * hit
+        else:
+            xp.multiply(dy, hit, out=dxp[sl])
+    return dxp
+
+
+class AveragePooling2D(_Pool2D):
+    """Average pooling: y[n, i, j, c] = mean of x over the window (padding excluded).
+
+    With ``padding="same"`` the padded pixels are left out of the mean (TensorFlow's
+    rule), so each window divides by the number of real pixels it covers.
+
+    Shapes: ``(N, H, W, C) -> (N, H_o, W_o, C)``. Backward: dy / count spread evenly
+    over the window's pixels.
+
+    See chapters/03-2-models.md.
+    """
+
+    def _counts(self, x_shape, pads, out_hw, dtype):
+        """Real (non-padded) pixels per window, ``(1, H_o, W_o, 1)``, built on the host."""
+        _, H, W, _ = x_shape
+        if not any(pads[0] + pads[1]):
+            return None
+        ones = np.zeros((H + sum(pads[0]), W + sum(pads[1])))
+        ones[pads[0][0]:pads[0][0] + H, pads[1][0]:pads[1][0] + W] = 1
+        count = np.zeros(out_hw)
+        for off in self._offsets():
+            count += ones[_offset_slices(off, self.strides, out_hw)[1:]]
+        return backend.asarray(count.reshape(1, *out_hw, 1).astype(dtype))
+
+    def forward(self, x, training=False):
+        self._check_input(x, ndim=4)
+        pads, out_hw = _geometry(x.shape, self.pool_size, self.strides, self.padding,
+                                 self.describe())
+        xpad = _pad(x, pads)
+        offsets = self._offsets()
+        y = xpad[_offset_slices(offsets[0], self.strides, out_hw)].copy()
+        for off in offsets[1:]:
+            y += xpad[_offset_slices(off, self.strides, out_hw)]
+        count = self._counts(x.shape, pads, out_hw, x.dtype)
+        y = y / (len(offsets) if count is None else count)
+        self._cache = (x.shape, pads, out_hw, count)
+        return y
+
+    def backward(self, dy):
+        x_shape, pads, out_hw, count = self._saved()
+        self._check_grad(dy, (x_shape[0], *out_hw, x_shape[3]))
+        xp = backend.xp()
+        N, H, W, C = x_shape
+        (pt, pb), (pl, pr) = pads
+        share = dy / (len(self._offsets()) if count is None else count)
+        dxp = xp.zeros((N, H + pt + pb, W + pl + pr, C), dtype=dy.dtype)
+        for off in self._offsets():
+            dxp[_offset_slices(off, self.strides, out_hw)] += share
+        if pt or pb or pl or pr:
+            dxp = dxp[:, pt:pt + H, pl:pl + W]
+        return dxp
+
+
+class GlobalAveragePooling2D(Layer):
+    """y[n, c] = (1 / (H W)) sum_{i, j} x[n, i, j, c]; ``(N, H, W, C) -> (N, C)``.
+
+    Backward: dx[n, i, j, c] = dy[n, c] / (H W). See chapters/03-2-models.md.
+    """
+
+    def forward(self, x, training=False):
+        self._check_input(x, ndim=4)
+        self._cache = x.shape
+        return x.mean(axis=(1, 2))
+
+    def backward(self, dy):
+        N, H, W, C = self._saved()
+        self._check_grad(dy, (N, C))
+        xp = backend.xp()
+        return xp.broadcast_to((dy / (H * W))[:, None, None, :], (N, H, W, C)).copy()
+

@@ -1,0 +1,188 @@
+"""Fast paths agree with the readable ones (issue 19; chapters/03-2-models.md).
+
+Specification:
+* Conv2D: the cache-blocked helpers (``use_fast_path``, several blocks forced by a tiny
+  block size) give the same y, dx, dW and db as the readable im2col lines, for every
+  geometry of tests/test_conv.py, on repeated calls (reused buffers keep their zero
+  border);
+* a layer whose input gradient is not needed (``needs_input_grad = False``, set by
+  ``Model.train_step`` on the layers that see the model's input) returns None from
+  backward and still fills the same parameter gradients; the flag is restored after
+  the step, and training gives the same parameters as with every gradient computed;
+* MaxPooling2D: the arg-max recorded in forward routes dy exactly as the readable walk
+  (ties, overlapping windows, padding);
+* NaN in a max-pooling window: y is NaN, and the window's dy goes to its first NaN
+  pixel (as numpy.argmax picks it), so the gradient still sums to dy; on both paths.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmscratch import backend
+from mmscratch.nn import SGD, Conv2D, Dense, Flatten, MaxPooling2D, Sequential
+from mmscratch.nn import conv as conv_mod
+from mmscratch.nn.losses import SoftmaxCrossEntropy
+from mmscratch.nn.reference import maxpool2d_backward_naive, maxpool2d_naive
+
+CONV_CASES = [
+    (3, 5, 5, 2, 3, 3, 1, "valid"),
+    (3, 6, 6, 2, 5, 3, 1, "same"),
+    (3, 6, 6, 3, 4, 3, 2, "same"),
+    (2, 7, 7, 1, 2, 3, 2, "valid"),
+    (3, 4, 5, 3, 2, 1, 1, "valid"),
+    (2, 7, 6, 2, 2, 5, 1, "same"),
+    (2, 6, 7, 2, 3, (2, 3), (2, 1), "same"),
+    (2, 4, 4, 2, 2, 2, 1, "same"),
+]
+
+
+def _run_conv(layer, x, dy):
+    y = layer.forward(x, training=True)
+    dx = layer.backward(dy)
+    return [backend.to_numpy(a) for a in (y, dx, layer.grads["W"], layer.grads["b"])]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_conv_blocked_helpers_equal_the_readable_lines(xp, case, monkeypatch):
+    N, H, W, C, F, k, s, p = case
+    rng = np.random.default_rng(0)
+    layer = Conv2D(F, k, strides=s, padding=p, activation="relu", seed=1)
+    layer(backend.asarray(rng.standard_normal((N, H, W, C))))
+    layer.params["b"] = backend.asarray(rng.standard_normal(F))
+    monkeypatch.setattr(conv_mod, "BLOCK_BYTES", 1)  # one image per block
+    for step in range(2):  # the second call reuses the padded and patch buffers
+        x = backend.asarray(rng.standard_normal((N, H, W, C)))
+        dy = backend.asarray(rng.standard_normal(layer.output_shape(x.shape)))
+        monkeypatch.setattr(Conv2D, "use_fast_path", True)
+        fast = _run_conv(layer, x, dy)
+        monkeypatch.setattr(Conv2D, "use_fast_path", False)
+        readable = _run_conv(layer, x, dy)
+        for name, a, b in zip(("y", "dx", "dW", "db"), fast, readable):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=f"{name}, {step}")
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_conv_skips_the_input_gradient_nobody_needs(xp, fast, monkeypatch):
+    monkeypatch.setattr(Conv2D, "use_fast_path", fast)
+    rng = np.random.default_rng(2)
+    x = backend.asarray(rng.standard_normal((2, 6, 6, 3)))
+    layer = Conv2D(4, 3, padding="same", seed=3)
+    dy = backend.asarray(rng.standard_normal(layer.output_shape(x.shape)))
+    layer.forward(x, training=True)
+    assert layer.backward(dy) is not None
+    full = {k: backend.to_numpy(v).copy() for k, v in layer.grads.items()}
+    layer.needs_input_grad = False
+    layer.forward(x, training=True)
+    assert layer.backward(dy) is None
+    for key, value in full.items():
+        np.testing.assert_allclose(backend.to_numpy(layer.grads[key]), value, rtol=1e-12)
+
+
+def _cnn(seed):
+    return Sequential([Conv2D(3, 3, padding="same", activation="relu", seed=seed),
+                       MaxPooling2D(2), Conv2D(2, 3, seed=seed + 1), Flatten(),
+                       Dense(3, seed=seed + 2)])
+
+
+def test_train_step_marks_only_the_first_layer_and_restores_it(xp):
+    rng = np.random.default_rng(4)
+    x = backend.asarray(rng.standard_normal((4, 8, 8, 2)))
+    y = backend.asarray(rng.integers(0, 3, 4))
+    model = _cnn(5).compile(optimizer=SGD(0.1), loss=SoftmaxCrossEntropy())
+    seen = {}
+    first, second = model.layers[0], model.layers[2]
+    original = first.backward
+
+    def spy(dy):
+        seen["first"], seen["second"] = first.needs_input_grad, second.needs_input_grad
+        return original(dy)
+
+    first.backward = spy
+    model.train_step(x, y)
+    assert seen == {"first": False, "second": True}
+    assert first.needs_input_grad and "needs_input_grad" not in vars(first)
+    assert model.input_layers() == [first]
+
+
+def test_training_without_the_first_input_gradient_gives_the_same_model(xp):
+    rng = np.random.default_rng(6)
+    x = backend.asarray(rng.standard_normal((4, 8, 8, 2)))
+    y = backend.asarray(rng.integers(0, 3, 4))
+    a = _cnn(7).compile(optimizer=SGD(0.1), loss=SoftmaxCrossEntropy())
+    b = _cnn(7).compile(optimizer=SGD(0.1), loss=SoftmaxCrossEntropy())
+    for _ in range(2):
+        a.train_step(x, y)  # first layer skips dx
+        out = b.forward(x, training=True)  # by hand: every gradient computed
+        b.loss.forward(out, y)
+        assert b.backward(b.loss.backward()) is not None
+        b.optimizer.step(b)
+    for (la, ka), (lb, kb) in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(backend.to_numpy(la.params[ka]),
+                                   backend.to_numpy(lb.params[kb]), rtol=1e-6, atol=1e-7)
+
+
+POOL_CASES = [
+    (2, 4, 4, 3, 2, None, "valid"),
+    (1, 5, 5, 2, 2, None, "valid"),
+    (2, 5, 6, 2, 3, 2, "same"),
+    (1, 5, 7, 2, (2, 3), 1, "valid"),
+    (2, 7, 7, 1, 2, 2, "same"),
+    (1, 6, 6, 2, 2, 3, "valid"),  # gaps between windows
+]
+
+
+def _pool_both_paths(x, dy, p, s, pad):
+    layer = MaxPooling2D(p, s, pad)
+    y_fast = layer.forward(backend.asarray(x), training=True)  # records the arg-max
+    dx_fast = layer.backward(backend.asarray(dy))
+    y_read = layer.forward(backend.asarray(x), training=False)  # readable walk
+    dx_read = layer.backward(backend.asarray(dy))
+    return [backend.to_numpy(a) for a in (y_fast, dx_fast, y_read, dx_read)]
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_maxpool_argmax_routing_equals_the_readable_walk(xp, case):
+    N, H, W, C, p, s, pad = case
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 3, (N, H, W, C)).astype(np.float64)  # many ties
+    layer = MaxPooling2D(p, s, pad)
+    dy = rng.standard_normal(layer.output_shape(x.shape))
+    y_fast, dx_fast, y_read, dx_read = _pool_both_paths(x, dy, p, s, pad)
+    np.testing.assert_array_equal(y_fast, y_read)
+    np.testing.assert_array_equal(dx_fast, dx_read)
+    np.testing.assert_allclose(dx_fast, maxpool2d_backward_naive(x, dy, p, s, pad), atol=1e-12)
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_maxpool_nan_window_still_passes_its_gradient(xp, case):
+    N, H, W, C, p, s, pad = case
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((N, H, W, C))
+    x[0, 1, 1, 0] = np.nan
+    x[-1, 0, 2, -1] = np.nan
+    x[-1, 1, 3, -1] = np.nan  # possibly a second NaN in one window: the first one wins
+    layer = MaxPooling2D(p, s, pad)
+    dy = rng.standard_normal(layer.output_shape(x.shape))
+    y_ref = maxpool2d_naive(x, p, s, pad)
+    dx_ref = maxpool2d_backward_naive(x, dy, p, s, pad)  # numpy.argmax: first NaN
+    assert np.isnan(y_ref).any()
+    for y, dx in (_pool_both_paths(x, dy, p, s, pad)[:2], _pool_both_paths(x, dy, p, s, pad)[2:]):
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(y_ref))
+        np.testing.assert_array_equal(y[~np.isnan(y)], y_ref[~np.isnan(y_ref)])
+        np.testing.assert_allclose(dx, dx_ref, atol=1e-12)
+        assert np.isfinite(dx).all()
+        np.testing.assert_allclose(dx.sum(), dy.sum(), rtol=1e-10)  # nothing lost
+
+
+def test_maxpool_nan_gradient_goes_to_the_nan_pixel(xp):
+    x = np.zeros((1, 2, 2, 1))
+    x[0, 0, 0, 0] = 5.0
+    x[0, 1, 0, 0] = np.nan
+    for training in (True, False):
+        layer = MaxPooling2D(2)
+        y = backend.to_numpy(layer.forward(backend.asarray(x), training=training))
+        assert np.isnan(y).all()
+        dx = backend.to_numpy(layer.backward(backend.asarray(np.full((1, 1, 1, 1), 2.0))))
+        np.testing.assert_array_equal(dx[0, :, :, 0], [[0.0, 0.0], [2.0, 0.0]])
