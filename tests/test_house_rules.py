@@ -28,7 +28,7 @@ HOST_NUMPY = {
     "nn/model.py": "shuffle order from a host Generator; checkpoints are host .npz files",
     "nn/reference.py": "the naive loop-based reference used by tests",
     "nn/conv.py": "integer index tables and dtype checks built once on the host",
-    "nn/pooling.py": "the -inf padding value and the per-window counts of average pooling, on the host",
+    "nn/pooling.py": "-inf padding value and average-pooling counts built on the host",
     "nn/recurrent.py": "initial weights (orthogonal recurrent kernel) and dtype checks",
     "nn/attention.py": "initial weights and dtype checks",
     "nn/gru.py": "initial weights (orthogonal recurrent kernel per gate block)",
