@@ -186,3 +186,55 @@ def test_maxpool_nan_gradient_goes_to_the_nan_pixel(xp):
         assert np.isnan(y).all()
         dx = backend.to_numpy(layer.backward(backend.asarray(np.full((1, 1, 1, 1), 2.0))))
         np.testing.assert_array_equal(dx[0, :, :, 0], [[0.0, 0.0], [2.0, 0.0]])
+
+
+# ---------------------------------------------------------------- LSTM
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+@pytest.mark.parametrize("state", [None, "h", "pair"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_lstm_fused_helpers_equal_the_readable_loops(xp, masked, state, return_sequences,
+                                                     monkeypatch):
+    from mmscratch.nn import LSTM
+
+    n, t, d, h = 3, 5, 4, 6
+    rng = np.random.default_rng(10)
+    x = backend.asarray(rng.standard_normal((n, t, d)))
+    mask = backend.asarray(np.array([[1, 1, 0, 1, 1], [1, 1, 1, 1, 1], [0, 1, 1, 0, 0]],
+                                    dtype=bool)) if masked else None
+    h0 = backend.asarray(rng.standard_normal((n, h)))
+    c0 = backend.asarray(rng.standard_normal((n, h)))
+    init = {None: None, "h": h0, "pair": [h0, c0]}[state]
+    layer = LSTM(h, return_sequences=return_sequences, seed=11)
+    layer.forward(x)
+    for k, v in layer.params.items():  # O(1) weights: no saturated gate hides a mistake
+        layer.params[k] = backend.asarray(0.7 * rng.standard_normal(tuple(v.shape)))
+    dy = backend.asarray(rng.standard_normal((n, t, h) if return_sequences else (n, h)))
+    out = {}
+    for fast in (True, False):
+        monkeypatch.setattr(LSTM, "use_fast_path", fast)
+        y = layer.forward(x, mask=mask, initial_state=init)
+        dx = layer.backward(dy)
+        ds = layer.d_initial_state
+        ds = [] if ds is None else (ds if isinstance(ds, list) else [ds])
+        out[fast] = [backend.to_numpy(a) for a in (y, dx, *layer.grads.values(), *ds)]
+    assert len(out[True]) == len(out[False])
+    for a, b in zip(out[True], out[False]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", ["LSTM", "SimpleRNN"])
+def test_recurrent_skips_the_input_gradient_nobody_needs(xp, cls):
+    from mmscratch import nn
+
+    rng = np.random.default_rng(12)
+    x = backend.asarray(rng.standard_normal((2, 4, 3)))
+    layer = getattr(nn, cls)(5, seed=13)
+    dy = backend.asarray(rng.standard_normal((2, 5)))
+    layer.forward(x)
+    assert layer.backward(dy) is not None
+    full = {k: backend.to_numpy(v).copy() for k, v in layer.grads.items()}
+    layer.needs_input_grad = False
+    layer.forward(x)
+    assert layer.backward(dy) is None
+    for key, value in full.items():
+        np.testing.assert_allclose(backend.to_numpy(layer.grads[key]), value, rtol=1e-12)

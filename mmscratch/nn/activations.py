@@ -10,19 +10,64 @@ from .. import backend
 from .layer import Layer
 
 __all__ = ["ReLU", "Tanh", "Sigmoid", "Softmax", "Linear", "get_activation", "ACTIVATIONS",
-           "sigmoid", "softmax", "log_softmax"]
+           "sigmoid", "tanh", "relu", "identity", "softmax", "log_softmax", "ELEMENTWISE"]
 
 
 def sigmoid(x):
-    """Numerically stable logistic sigmoid sigma(x) = 1 / (1 + exp(-x)).
+    """Logistic sigmoid written through tanh: sigma(x) = 0.5 * tanh(x / 2) + 0.5.
 
-    Written as exp(-|x|)-based branches so that exp never sees a large positive
-    argument: for x >= 0, 1/(1+e^{-x}); for x < 0, e^{x}/(1+e^{x}). No overflow at
-    x = -1e3 (the naive form computes exp(1000) = inf).
+    The identity is exact; tanh saturates to +-1 instead of overflowing, so
+    ``sigmoid(-1000)`` is 0, not ``exp(1000) = inf`` as in the naive 1 / (1 + e^{-x})
+    (nor an underflow warning, as in the exp(-|x|) form), and it costs one
+    transcendental per element with no branch on the sign of x. The one sigmoid of the
+    library: the Sigmoid layer, ``activation="sigmoid"`` and the recurrent gates use it.
+
+    Shapes: any in, the same out. Chapter: chapters/03-2-models.md.
     """
-    xp = backend.xp()
-    z = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+    return 0.5 * backend.xp().tanh(0.5 * x) + 0.5
+
+
+def tanh(x):
+    """f(x) = tanh(x)."""
+    return backend.xp().tanh(x)
+
+
+def relu(x):
+    """f(x) = max(0, x); NaN stays NaN."""
+    return backend.xp().maximum(x, 0)
+
+
+def identity(x):
+    """f(x) = x."""
+    return x
+
+
+# f'(a) written through the output y = f(a): layers that keep only y (the recurrent
+# states, the element-wise layers below) need nothing else for backward.
+def _dtanh(y):
+    return 1 - y * y
+
+
+def _dsigmoid(y):
+    return y * (1 - y)
+
+
+def _drelu(y):
+    return y > 0
+
+
+def _didentity(y):
+    return backend.xp().ones_like(y)
+
+
+#: The one activation table: name -> (f, f' as a function of y = f(a)). Used by the
+#: element-wise layers here and by ``SimpleRNN(activation=...)``.
+ELEMENTWISE = {
+    "tanh": (tanh, _dtanh),
+    "sigmoid": (sigmoid, _dsigmoid),
+    "relu": (relu, _drelu),
+    "linear": (identity, _didentity),
+}
 
 
 def log_softmax(x, axis=-1):
@@ -61,7 +106,7 @@ class ReLU(_Elementwise):
     """f(x) = max(0, x); f'(x) = 1 where x > 0 else 0 (0 at the kink, as PyTorch)."""
 
     def _f(self, x):
-        return backend.xp().maximum(x, 0)
+        return relu(x)
 
     def _keep(self, x, y):
         return x > 0
@@ -74,20 +119,20 @@ class Tanh(_Elementwise):
     """f(x) = tanh(x); f'(x) = 1 - tanh(x)^2."""
 
     def _f(self, x):
-        return backend.xp().tanh(x)
+        return tanh(x)
 
     def _df(self, dy, y):
-        return dy * (1 - y * y)
+        return dy * _dtanh(y)
 
 
 class Sigmoid(_Elementwise):
-    """f(x) = 1 / (1 + exp(-x)) computed stably; f'(x) = f(x)(1 - f(x))."""
+    """f(x) = 1 / (1 + exp(-x)) computed stably (:func:`sigmoid`); f'(x) = f(x)(1 - f(x))."""
 
     def _f(self, x):
         return sigmoid(x)
 
     def _df(self, dy, y):
-        return dy * y * (1 - y)
+        return dy * _dsigmoid(y)
 
 
 class Linear(_Elementwise):

@@ -14,6 +14,11 @@ A masked step leaves the state unchanged (``h_t = h_{t-1}``, and ``c_t = c_{t-1}
 the LSTM), so its output is the carried state, and it receives no gradient: ``dx_t``
 is zero there and the parameters get nothing from it.
 
+Readable first, fast second: ``LSTM.forward``/``backward`` read like the gate
+formulas; with ``LSTM.use_fast_path`` (the default) they call :func:`lstm_forward_fused`
+and :func:`lstm_backward_fused`, which do the same arithmetic with one tanh for all four
+gates and in-place updates; tests check that both agree.
+
 Explained in chapters/03-2-models.md (section 3.2.2 of the source document).
 """
 
@@ -22,59 +27,14 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from .activations import ELEMENTWISE, sigmoid
 from .layer import Layer
 
-__all__ = ["SimpleRNN", "LSTM", "stable_sigmoid"]
+__all__ = ["SimpleRNN", "LSTM", "stable_sigmoid", "lstm_forward_fused", "lstm_backward_fused"]
 
-
-def stable_sigmoid(z):
-    """Logistic sigmoid written through tanh: sigma(z) = 0.5 * tanh(z / 2) + 0.5.
-
-    The identity is exact; tanh saturates to +-1 instead of overflowing, so
-    ``sigma(-1000)`` is 0, not ``exp(1000) = inf`` as in the naive 1 / (1 + e^{-z}),
-    and it costs one transcendental per element (no branch on the sign of z).
-
-    Shapes: any in, the same out. Chapter: chapters/03-2-models.md.
-    """
-    return 0.5 * backend.xp().tanh(0.5 * z) + 0.5
-
-
-# Activations f of the simple RNN with f' written through the output y = f(a), so that
-# backward needs only the stored states (never the pre-activations).
-def _act_tanh(a):
-    return backend.xp().tanh(a)
-
-
-def _act_relu(a):
-    return backend.xp().maximum(a, 0)
-
-
-def _act_linear(a):
-    return a
-
-
-def _dact_tanh(y):
-    return 1 - y * y
-
-
-def _dact_sigmoid(y):
-    return y * (1 - y)
-
-
-def _dact_relu(y):
-    return y > 0
-
-
-def _dact_linear(y):
-    return backend.xp().ones_like(y)
-
-
-_ACTIVATIONS = {
-    "tanh": (_act_tanh, _dact_tanh),
-    "sigmoid": (stable_sigmoid, _dact_sigmoid),
-    "relu": (_act_relu, _dact_relu),
-    "linear": (_act_linear, _dact_linear),
-}
+#: The library's one sigmoid (tanh form, no overflow), under the name the recurrent
+#: layers have always exported.
+stable_sigmoid = sigmoid
 
 
 def _time_major(a):
@@ -107,6 +67,12 @@ class _Recurrent(Layer):
                              f"{tuple(x.shape)}")
         if mask is not None:
             self._check_input(mask, "mask", shape=tuple(x.shape[:2]), dtype_kind="b")
+
+    def _begin(self, x, mask):
+        """Preamble shared by every forward: check x and mask, build, x time-major (T, N, D)."""
+        self._check_sequence(x, mask)
+        self._ensure_built(x.shape)
+        return _time_major(x)
 
     def _check_state(self, state, n, argument):
         self._check_input(state, argument, shape=(n, self.units))
@@ -171,11 +137,11 @@ class SimpleRNN(_Recurrent):
                  name=None):
         super().__init__(units, return_sequences, seed, name)
         act = "linear" if activation is None else activation
-        if act not in _ACTIVATIONS:
-            raise ValueError(f"SimpleRNN: activation must be one of {sorted(_ACTIVATIONS)} "
+        if act not in ELEMENTWISE:
+            raise ValueError(f"SimpleRNN: activation must be one of {sorted(ELEMENTWISE)} "
                              f"or None, got {activation!r}")
         self.activation = activation
-        self._f, self._df = _ACTIVATIONS[act]
+        self._f, self._df = ELEMENTWISE[act]
 
     def build(self, input_shape):
         from . import initializers  # noqa: PLC0415 - avoid an import cycle at package load
@@ -189,17 +155,14 @@ class SimpleRNN(_Recurrent):
         self.built = True
 
     def forward(self, x, training=False, mask=None, initial_state=None):
-        self._check_sequence(x, mask)
-        self._ensure_built(x.shape)
+        xt = self._begin(x, mask)  # (T, N, D)
         xp = backend.xp()
         W, U, b = self.params["W"], self.params["U"], self.params["b"]
-        n, t_steps, _ = x.shape
+        t_steps, n, _ = xt.shape
         h = (xp.zeros((n, self.units), dtype=x.dtype) if initial_state is None
              else self._check_state(initial_state, n, "initial_state"))
         h0 = h
-        # Every step's input projection in one product, time-major (T, N, H) so that each
-        # step reads one contiguous block.
-        xw = _time_major(x) @ W + b
+        xw = xt @ W + b  # x_t W + b of every step in one product, (T, N, H)
         hs = xp.empty((t_steps, n, self.units), dtype=xw.dtype)
         for t in range(t_steps):
             h_new = self._f(xw[t] + h @ U)
@@ -207,11 +170,11 @@ class SimpleRNN(_Recurrent):
                 h_new = xp.where(mask[:, t, None], h_new, h)  # padded step: carry h
             hs[t] = h_new
             h = h_new
-        self._cache = (x, hs, h0, mask, initial_state is not None)
+        self._cache = (xt, hs, h0, mask, initial_state is not None)
         return self._output(hs.transpose(1, 0, 2))
 
     def backward(self, dy):
-        x, hs, h0, mask, has_state = self._saved()
+        xt, hs, h0, mask, has_state = self._saved()
         xp = backend.xp()
         W, U = self.params["W"], self.params["U"]
         t_steps, n, h_units = hs.shape
@@ -223,7 +186,7 @@ class SimpleRNN(_Recurrent):
             keep = ~m_tm  # ... but carry dL/dh_t to h_{t-1} unchanged
         delta = xp.empty_like(hs)  # (T, N, H) dL/da_t
         dh_next = xp.zeros((n, h_units), dtype=hs.dtype)
-        UT = U.T
+        UT = xp.ascontiguousarray(U.T)
         for t in range(t_steps - 1, -1, -1):
             dh = dhs[t] + dh_next
             da = dh * fprime[t]
@@ -231,13 +194,9 @@ class SimpleRNN(_Recurrent):
             dh_next = da @ UT
             if mask is not None:
                 dh_next = dh_next + dh * keep[t]
-        h_prev = xp.concatenate([h0[None], hs[:-1]], axis=0)  # (T, N, H)
-        d2 = delta.reshape(t_steps * n, h_units)
-        self.grads["W"] = _time_major(x).reshape(t_steps * n, -1).T @ d2
-        self.grads["U"] = h_prev.reshape(t_steps * n, h_units).T @ d2
-        self.grads["b"] = d2.sum(axis=0)
+        self.grads["W"], self.grads["U"], self.grads["b"] = _weight_grads(xt, hs, h0, delta)
         self.d_initial_state = dh_next if has_state else None
-        return xp.ascontiguousarray((delta @ W.T).transpose(1, 0, 2))
+        return _input_grad(self, delta, W)
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation}
@@ -278,10 +237,12 @@ class LSTM(_Recurrent):
 
     Notes
     -----
-    All four gates are computed with one tanh: a sigmoid gate is
-    0.5 * tanh(z / 2) + 0.5, so z is scaled per column by (1/2, 1/2, 1, 1/2) and then
-    mapped affinely. Backward uses the derivatives written through the gate values,
-    sigma' = sigma (1 - sigma) and tanh' = 1 - tanh^2.
+    Backward uses the derivatives written through the gate values,
+    sigma' = sigma (1 - sigma) and tanh' = 1 - tanh^2. ``use_fast_path`` (class
+    attribute, default True) runs :func:`lstm_forward_fused` / :func:`lstm_backward_fused`
+    (one tanh for all four gates, in-place steps) instead of the readable step loops;
+    the input gradient is skipped (backward returns None) while ``needs_input_grad``
+    is False.
 
     Chapter: chapters/03-2-models.md.
     """
@@ -307,15 +268,6 @@ class LSTM(_Recurrent):
         self.add_param("b", b)
         self.built = True
 
-    def _gate_constants(self, dtype):
-        """Per-column s and c with gate = s * tanh(s * z) + c: sigma for i, f, o; tanh for g."""
-        h = self.units
-        half = np.full(h, 0.5)
-        one = np.ones(h)
-        scale = np.concatenate([half, half, one, half])
-        offset = np.concatenate([half, half, np.zeros(h), half])
-        return (backend.asarray(scale.astype(dtype)), backend.asarray(offset.astype(dtype)))
-
     def _initial(self, initial_state, n, dtype):
         xp = backend.xp()
         zeros = xp.zeros((n, self.units), dtype=dtype)
@@ -330,107 +282,226 @@ class LSTM(_Recurrent):
             return h0, c0, "pair"
         return self._check_state(initial_state, n, "initial_state"), zeros, "h"
 
+    #: Use the fused helpers (same arithmetic as the readable loops, fewer passes).
+    use_fast_path = True
+
     def forward(self, x, training=False, mask=None, initial_state=None):
-        self._check_sequence(x, mask)
-        self._ensure_built(x.shape)
-        xp = backend.xp()
+        xt = self._begin(x, mask)  # (T, N, D)
         W, U, b = self.params["W"], self.params["U"], self.params["b"]
-        n, t_steps, _ = x.shape
-        H = self.units
-        h, c, state_kind = self._initial(initial_state, n, x.dtype)
-        h0, c0 = h, c
-        scale, offset = self._gate_constants(W.dtype)
-        # Scaling the pre-activations (folded into W, U, b) lets one tanh per step give all
-        # four gates. Time-major (T, N, 4H) so that each step reads one contiguous block.
-        xw = _time_major(x) @ (W * scale)
-        xw += b * scale
-        Us = U * scale
-        gates = xp.empty((t_steps, n, 4 * H), dtype=xw.dtype)  # i, f, g, o after activation
-        cs = xp.empty((t_steps, n, H), dtype=xw.dtype)
-        tanh_cs = xp.empty((t_steps, n, H), dtype=xw.dtype)  # kept for backward
-        hs = xp.empty((t_steps, n, H), dtype=xw.dtype)
-        # The step writes straight into these buffers (out=, in place): a short recurrent
-        # step costs what its calls and temporaries cost.
-        for t in range(t_steps):
-            g_all, c_new, tc, h_new = gates[t], cs[t], tanh_cs[t], hs[t]  # views
-            xp.matmul(h, Us, out=g_all)
-            g_all += xw[t]
-            xp.tanh(g_all, out=g_all)
-            g_all *= scale
-            g_all += offset
-            xp.multiply(g_all[:, H:2 * H], c, out=c_new)  # f * c_{t-1}
-            c_new += g_all[:, :H] * g_all[:, 2 * H:3 * H]  # + i * g
-            xp.tanh(c_new, out=tc)
-            xp.multiply(g_all[:, 3 * H:], tc, out=h_new)  # o * tanh(c_t)
-            if mask is not None:
-                m = mask[:, t, None]
-                cs[t] = xp.where(m, c_new, c)  # padded step: carry (h, c)
-                hs[t] = xp.where(m, h_new, h)
-            h, c = hs[t], cs[t]
-        self._cache = (x, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind)
+        h0, c0, state_kind = self._initial(initial_state, xt.shape[1], x.dtype)
+        if self.use_fast_path:
+            saved = lstm_forward_fused(xt, W, U, b, h0, c0, mask)
+        else:
+            saved = self._forward_steps(xt, W, U, b, h0, c0, mask)
+        gates, cs, tanh_cs, hs = saved
+        self._cache = (xt, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind)
         return self._output(hs.transpose(1, 0, 2))
 
-    def backward(self, dy):
-        x, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind = self._saved()
+    def _forward_steps(self, xt, W, U, b, h0, c0, mask):
+        """The readable forward: the gate formulas, one step after another."""
         xp = backend.xp()
+        t_steps, n, _ = xt.shape
+        H = self.units
+        xw = xt @ W + b  # x_t W + b of every step in one product, (T, N, 4H)
+        gates = xp.empty((t_steps, n, 4 * H), dtype=xw.dtype)  # i, f, g, o per step
+        cs, tanh_cs, hs = (xp.empty((t_steps, n, H), dtype=xw.dtype) for _ in range(3))
+        h, c = h0, c0
+        for t in range(t_steps):
+            z = xw[t] + h @ U  # (N, 4H)
+            i = sigmoid(z[:, :H])
+            f = sigmoid(z[:, H:2 * H])
+            g = xp.tanh(z[:, 2 * H:3 * H])
+            o = sigmoid(z[:, 3 * H:])
+            c_new = f * c + i * g
+            tanh_cs[t] = xp.tanh(c_new)
+            h_new = o * tanh_cs[t]
+            if mask is not None:  # padded step: carry (h, c)
+                m = mask[:, t, None]
+                c_new, h_new = xp.where(m, c_new, c), xp.where(m, h_new, h)
+            gates[t] = xp.concatenate([i, f, g, o], axis=1)
+            cs[t], hs[t] = c_new, h_new
+            h, c = h_new, c_new
+        return gates, cs, tanh_cs, hs
+
+    def backward(self, dy):
+        xt, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind = self._saved()
         W, U = self.params["W"], self.params["U"]
         t_steps, n, H = hs.shape
         dhs = self._upstream(dy, (n, t_steps, H)).transpose(1, 0, 2)  # (T, N, H)
-        _, offset = self._gate_constants(W.dtype)
-        # Everything that does not depend on the recursion is computed for all steps here,
-        # in place where possible (large temporaries cost page faults, not only flops).
-        g4 = gates.reshape(t_steps, n, 4, H)  # gate blocks on their own axis: i, f, g, o
-        off4 = offset.reshape(4, H)
-        # d gate / dz from the gate value p: p (1 - p) for sigma, 1 - p^2 for tanh, i.e.
-        # p (b - p) + c per block with b = (1, 1, 0, 1), c = (0, 0, 1, 0) over i, f, g, o.
-        k4 = xp.subtract(2 * off4, g4)
-        k4 *= g4
-        k4 += 1 - 2 * off4
-        # dL/dz = (dc, dc, dc, dh) * (g, c_{t-1}, i, tanh c_t) * dgate/dz; fold the second
-        # factor into k4 too, leaving the loop to multiply by dc and dh only.
-        k4[:, :, 0] *= g4[:, :, 2]
-        k4[1:, :, 1] *= cs[:-1]
-        k4[0, :, 1] *= c0
-        k4[:, :, 2] *= g4[:, :, 0]
-        k4[:, :, 3] *= tanh_cs
-        dc_from_h = tanh_cs * tanh_cs  # dc_t/dh_t through h_t = o tanh(c_t): o (1 - tanh^2)
-        xp.subtract(1, dc_from_h, out=dc_from_h)
-        dc_from_h *= g4[:, :, 3]
-        f_eff = g4[:, :, 1]
-        if mask is not None:
-            m_tm = _time_major(mask)[:, :, None]  # (T, N, 1)
-            k4 *= m_tm[:, :, :, None]  # masked steps pass no gradient to z_t ...
-            dc_from_h *= m_tm
-            keep = ~m_tm  # ... and carry dL/dh_t, dL/dc_t to step t-1 unchanged
-            f_eff = xp.where(keep, 1, f_eff)
-        dz4 = xp.empty((t_steps, n, 4, H), dtype=gates.dtype)
-        dh_next = xp.zeros((n, H), dtype=hs.dtype)
-        dc_next = xp.zeros((n, H), dtype=hs.dtype)
-        UT = U.T
-        for t in range(t_steps - 1, -1, -1):
-            dh = dhs[t] + dh_next
-            dc = dh * dc_from_h[t]
-            dc += dc_next
-            xp.multiply(k4[t, :, :3], dc[:, None, :], out=dz4[t, :, :3])
-            xp.multiply(k4[t, :, 3], dh, out=dz4[t, :, 3])
-            dh_next = dz4[t].reshape(n, 4 * H) @ UT
-            if mask is not None:
-                dh_next += dh * keep[t]
-            dc_next = dc * f_eff[t]
-        d2 = dz4.reshape(t_steps * n, 4 * H)
-        self.grads["W"] = _time_major(x).reshape(t_steps * n, -1).T @ d2
-        # dU = sum_t h_{t-1}^T dz_t, with h_{-1} = h0 taken apart (no concatenated copy)
-        gU = hs[:-1].reshape((t_steps - 1) * n, H).T @ d2[n:]
-        gU += h0.T @ d2[:n]
-        self.grads["U"] = gU
-        self.grads["b"] = d2.sum(axis=0)
+        if self.use_fast_path:
+            dz, dh0, dc0 = lstm_backward_fused(dhs, gates, cs, tanh_cs, c0, U, mask)
+        else:
+            dz, dh0, dc0 = self._backward_steps(dhs, gates, cs, tanh_cs, c0, U, mask)
+        self.grads["W"], self.grads["U"], self.grads["b"] = _weight_grads(xt, hs, h0, dz)
         if state_kind == "pair":
-            self.d_initial_state = [dh_next, dc_next]
+            self.d_initial_state = [dh0, dc0]
         elif state_kind == "h":
-            self.d_initial_state = dh_next
+            self.d_initial_state = dh0
         else:
             self.d_initial_state = None
-        return xp.ascontiguousarray((d2 @ W.T).reshape(t_steps, n, -1).transpose(1, 0, 2))
+        return _input_grad(self, dz, W)
+
+    def _backward_steps(self, dhs, gates, cs, tanh_cs, c0, U, mask):
+        """The readable BPTT: dL/dz_t step by step, from the last step back.
+
+        With c_t = f c_{t-1} + i g and h_t = o tanh(c_t):
+        dc_t = dL/dc_t (from step t+1) + dh_t o (1 - tanh^2 c_t), and
+        dz = (dc_t g i (1 - i), dc_t c_{t-1} f (1 - f), dc_t i (1 - g^2), dh_t tanh(c_t) o (1 - o)).
+        """
+        xp = backend.xp()
+        t_steps, n, H = cs.shape
+        dz = xp.empty_like(gates)  # (T, N, 4H)
+        dh_next = xp.zeros((n, H), dtype=gates.dtype)
+        dc_next = xp.zeros((n, H), dtype=gates.dtype)
+        for t in range(t_steps - 1, -1, -1):
+            i, f, g, o = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
+            c_prev = cs[t - 1] if t > 0 else c0
+            tc = tanh_cs[t]
+            dh = dhs[t] + dh_next
+            dc = dc_next + dh * o * (1 - tc * tc)
+            dz_t = xp.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f),
+                                   dc * i * (1 - g * g), dh * tc * o * (1 - o)], axis=1)
+            if mask is None:
+                dc_next = dc * f
+                dh_next = dz_t @ U.T
+            else:  # a padded step gets no gradient and carries dh, dc back unchanged
+                m = mask[:, t, None]
+                dc = xp.where(m, dc, dc_next)
+                dz_t = dz_t * m
+                dc_next = xp.where(m, dc * f, dc)
+                dh_next = dz_t @ U.T + xp.where(m, 0, dh)
+            dz[t] = dz_t
+        return dz, dh_next, dc_next
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+
+
+# ------------------------------------------------------------------ shared tails
+def _weight_grads(xt, hs, h0, dz):
+    """dW = sum_t x_t^T dz_t, dU = sum_t h_{t-1}^T dz_t, db = sum_t dz_t, as one product each.
+
+    xt ``(T, N, D)``, hs ``(T, N, H)`` (h_t), h0 ``(N, H)``, dz ``(T, N, G)`` -> dW
+    ``(D, G)``, dU ``(H, G)``, db ``(G,)``; h_{-1} = h0 is taken apart (no concatenated copy).
+    """
+    t_steps, n, g = dz.shape
+    h = hs.shape[2]
+    d2 = dz.reshape(t_steps * n, g)
+    dW = xt.reshape(t_steps * n, -1).T @ d2
+    dU = hs[:-1].reshape((t_steps - 1) * n, h).T @ d2[n:]
+    dU += h0.T @ d2[:n]
+    return dW, dU, d2.sum(axis=0)
+
+
+def _input_grad(layer, dz, W):
+    """dx_t = dz_t W^T as (N, T, D), or None when the layer's input gradient is not needed."""
+    if not layer.needs_input_grad:
+        return None
+    xp = backend.xp()
+    t_steps, n, g = dz.shape
+    WT = xp.ascontiguousarray(W.T)  # a contiguous right operand: a faster GEMM
+    return xp.ascontiguousarray((dz.reshape(t_steps * n, g) @ WT)
+                                .reshape(t_steps, n, -1).transpose(1, 0, 2))
+
+
+# ---------------------------------------------------------------- LSTM, fast path
+def _gate_constants(H, dtype):
+    """Per-column s and c with gate = s * tanh(s * z) + c: sigma for i, f, o; tanh for g."""
+    half = np.full(H, 0.5)
+    scale = np.concatenate([half, half, np.ones(H), half])
+    offset = np.concatenate([half, half, np.zeros(H), half])
+    return (backend.asarray(scale.astype(dtype)), backend.asarray(offset.astype(dtype)))
+
+
+def lstm_forward_fused(xt, W, U, b, h0, c0, mask=None):
+    """The LSTM forward of ``LSTM._forward_steps`` with one tanh for all four gates.
+
+    A sigmoid gate is 0.5 * tanh(z / 2) + 0.5, so scaling the pre-activations per
+    column by (1/2, 1/2, 1, 1/2) (folded into W, U and b once) lets one tanh per step
+    give all four gates after an affine map; each step writes in place into the saved
+    buffers (``out=``), since a short recurrent step costs what its calls and
+    temporaries cost.
+
+    Shapes: xt ``(T, N, D)``, W ``(D, 4H)``, U ``(H, 4H)``, b ``(4H,)``, h0, c0 ``(N, H)``,
+    mask ``(N, T)`` or None -> gates ``(T, N, 4H)`` (i, f, g, o after activation), c_t,
+    tanh(c_t) and h_t, each ``(T, N, H)``.
+    """
+    xp = backend.xp()
+    t_steps, n, _ = xt.shape
+    H = U.shape[0]
+    scale, offset = _gate_constants(H, W.dtype)
+    xw = xt @ (W * scale)  # (T, N, 4H), time-major: each step reads one contiguous block
+    xw += b * scale
+    Us = U * scale
+    gates = xp.empty((t_steps, n, 4 * H), dtype=xw.dtype)
+    cs, tanh_cs, hs = (xp.empty((t_steps, n, H), dtype=xw.dtype) for _ in range(3))
+    h, c = h0, c0
+    for t in range(t_steps):
+        g_all, c_new, tc, h_new = gates[t], cs[t], tanh_cs[t], hs[t]  # views
+        xp.matmul(h, Us, out=g_all)
+        g_all += xw[t]
+        xp.tanh(g_all, out=g_all)
+        g_all *= scale
+        g_all += offset  # i, f, g, o
+        xp.multiply(g_all[:, H:2 * H], c, out=c_new)  # f * c_{t-1}
+        c_new += g_all[:, :H] * g_all[:, 2 * H:3 * H]  # + i * g
+        xp.tanh(c_new, out=tc)
+        xp.multiply(g_all[:, 3 * H:], tc, out=h_new)  # o * tanh(c_t)
+        if mask is not None:
+            m = mask[:, t, None]
+            cs[t] = xp.where(m, c_new, c)  # padded step: carry (h, c)
+            hs[t] = xp.where(m, h_new, h)
+        h, c = hs[t], cs[t]
+    return gates, cs, tanh_cs, hs
+
+
+def lstm_backward_fused(dhs, gates, cs, tanh_cs, c0, U, mask=None):
+    """dL/dz_t of every step, as ``LSTM._backward_steps``, with the step-independent algebra
+    done for all steps at once before the loop.
+
+    d gate / dz from the gate value p is p (1 - p) for sigma and 1 - p^2 for tanh, i.e.
+    p (b - p) + c per block with b = (1, 1, 0, 1), c = (0, 0, 1, 0); the partner factors
+    (g, c_{t-1}, i, tanh c_t) are folded in too, leaving the loop to multiply by dc_t and
+    dh_t only, in place.
+
+    Shapes: dhs ``(T, N, H)`` (dL/dh_t from above), gates ``(T, N, 4H)``, cs, tanh_cs
+    ``(T, N, H)``, c0 ``(N, H)``, U ``(H, 4H)`` -> dz ``(T, N, 4H)``, dh0, dc0 ``(N, H)``.
+    """
+    xp = backend.xp()
+    t_steps, n, H = cs.shape
+    _, offset = _gate_constants(H, gates.dtype)
+    g4 = gates.reshape(t_steps, n, 4, H)  # gate blocks on their own axis: i, f, g, o
+    off4 = offset.reshape(4, H)
+    k4 = xp.subtract(2 * off4, g4)
+    k4 *= g4
+    k4 += 1 - 2 * off4
+    k4[:, :, 0] *= g4[:, :, 2]
+    k4[1:, :, 1] *= cs[:-1]
+    k4[0, :, 1] *= c0
+    k4[:, :, 2] *= g4[:, :, 0]
+    k4[:, :, 3] *= tanh_cs
+    dc_from_h = tanh_cs * tanh_cs  # dc_t/dh_t through h_t = o tanh(c_t): o (1 - tanh^2)
+    xp.subtract(1, dc_from_h, out=dc_from_h)
+    dc_from_h *= g4[:, :, 3]
+    f_eff = g4[:, :, 1]
+    if mask is not None:
+        m_tm = _time_major(mask)[:, :, None]  # (T, N, 1)
+        k4 *= m_tm[:, :, :, None]  # masked steps pass no gradient to z_t ...
+        dc_from_h *= m_tm
+        keep = ~m_tm  # ... and carry dL/dh_t, dL/dc_t to step t-1 unchanged
+        f_eff = xp.where(keep, 1, f_eff)
+    dz4 = xp.empty((t_steps, n, 4, H), dtype=gates.dtype)
+    dh_next = xp.zeros((n, H), dtype=gates.dtype)
+    dc_next = xp.zeros((n, H), dtype=gates.dtype)
+    UT = xp.ascontiguousarray(U.T)  # a contiguous right operand: a faster GEMM per step
+    for t in range(t_steps - 1, -1, -1):
+        dh = dhs[t] + dh_next
+        dc = dh * dc_from_h[t]
+        dc += dc_next
+        xp.multiply(k4[t, :, :3], dc[:, None, :], out=dz4[t, :, :3])
+        xp.multiply(k4[t, :, 3], dh, out=dz4[t, :, 3])
+        dh_next = dz4[t].reshape(n, 4 * H) @ UT
+        if mask is not None:
+            dh_next += dh * keep[t]
+        dc_next = dc * f_eff[t]
+    return dz4.reshape(t_steps, n, 4 * H), dh_next, dc_next
