@@ -6,9 +6,17 @@ wave"); every estimator runs on the active backend.
 Chapter: chapters/03-4-classical.md.
 """
 
+from .kernels import linear_kernel, polynomial_kernel, rbf_kernel, sigmoid_kernel
 from .naive_bayes import GaussianNB, MultinomialNB
+from .svm import SVC, LinearSVC
 
 __all__ = [
     "GaussianNB",
     "MultinomialNB",
+    "SVC",
+    "LinearSVC",
+    "linear_kernel",
+    "polynomial_kernel",
+    "rbf_kernel",
+    "sigmoid_kernel",
 ]

@@ -1,0 +1,119 @@
+"""Kernel functions of the support vector machines, computed as matrix products.
+
+A kernel k(x, z) = <phi(x), phi(z)> is an inner product in a feature space that is never
+built. The four kernels of libsvm (Chang & Lin, "LIBSVM: a library for support vector
+machines", 2011, section 2) and scikit-learn's ``sklearn.metrics.pairwise``:
+
+=========== ==========================================
+``linear``  k(x, z) = x . z
+``poly``    k(x, z) = (gamma x . z + coef0) ** degree
+``rbf``     k(x, z) = exp(-gamma ||x - z||^2)
+``sigmoid`` k(x, z) = tanh(gamma x . z + coef0)
+=========== ==========================================
+
+Every function takes ``X (n, d)`` and ``Z (m, d)`` (``Z=None`` means ``Z = X``) on the
+active backend and returns the Gram matrix ``K (n, m)`` with ``K[i, j] = k(x_i, z_j)``:
+one matrix product ``X Z^T`` for all pairs, never a Python loop over samples.
+
+Chapter: chapters/05-future.md ("Support vector machines and the multimodal SVM").
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from .. import backend
+
+__all__ = ["KERNELS", "linear_kernel", "polynomial_kernel", "rbf_kernel", "sigmoid_kernel",
+           "squared_euclidean", "pairwise_kernel", "resolve_gamma"]
+
+#: Kernel names accepted by :class:`mmscratch.supervised.SVC` (besides ``"precomputed"``).
+KERNELS = ("linear", "poly", "rbf", "sigmoid")
+
+
+def _pair(X, Z):
+    return X, (X if Z is None else Z)
+
+
+def squared_euclidean(X, Z=None):
+    """``D[i, j] = ||x_i - z_j||^2`` as ``||x_i||^2 + ||z_j||^2 - 2 x_i . z_j``, (n, m).
+
+    The expansion turns all n*m distances into one matrix product. It cancels when
+    x_i ~ z_j in low precision, so the result is clipped at 0 (round-off can make it
+    slightly negative) and the diagonal of ``squared_euclidean(X)`` is set to exactly 0.
+    The SVMs compute kernels in float64, where the cancellation is ~1e-16 relative.
+    """
+    xp = backend.xp()
+    X, Z = _pair(X, Z)
+    x2 = (X * X).sum(axis=1)  # (n,)
+    z2 = x2 if Z is X else (Z * Z).sum(axis=1)  # (m,)
+    D = x2[:, None] + z2[None, :] - 2.0 * (X @ Z.T)  # (n, m)
+    D = xp.maximum(D, 0.0)
+    if Z is X:
+        idx = xp.arange(X.shape[0])
+        D[idx, idx] = 0.0
+    return D
+
+
+def linear_kernel(X, Z=None):
+    """``K = X Z^T``: k(x, z) = x . z. Shapes (n, d), (m, d) -> (n, m)."""
+    X, Z = _pair(X, Z)
+    return X @ Z.T
+
+
+def polynomial_kernel(X, Z=None, degree=3, gamma=1.0, coef0=0.0):
+    """``K = (gamma X Z^T + coef0) ** degree``. Shapes (n, d), (m, d) -> (n, m)."""
+    X, Z = _pair(X, Z)
+    return (gamma * (X @ Z.T) + coef0) ** degree
+
+
+def rbf_kernel(X, Z=None, gamma=1.0):
+    """``K = exp(-gamma ||x_i - z_j||^2)`` (Gaussian kernel). (n, d), (m, d) -> (n, m)."""
+    return backend.xp().exp(-gamma * squared_euclidean(X, Z))
+
+
+def sigmoid_kernel(X, Z=None, gamma=1.0, coef0=0.0):
+    """``K = tanh(gamma X Z^T + coef0)``. Shapes (n, d), (m, d) -> (n, m)."""
+    X, Z = _pair(X, Z)
+    return backend.xp().tanh(gamma * (X @ Z.T) + coef0)
+
+
+def pairwise_kernel(X, Z, kernel, *, gamma=1.0, degree=3, coef0=0.0):
+    """The Gram matrix of one of :data:`KERNELS` with numeric ``gamma`` (already resolved).
+
+    Shapes ``X (n, d)``, ``Z (m, d)`` or None -> ``(n, m)``.
+    """
+    if kernel == "linear":
+        return linear_kernel(X, Z)
+    if kernel == "poly":
+        return polynomial_kernel(X, Z, degree=degree, gamma=gamma, coef0=coef0)
+    if kernel == "rbf":
+        return rbf_kernel(X, Z, gamma=gamma)
+    if kernel == "sigmoid":
+        return sigmoid_kernel(X, Z, gamma=gamma, coef0=coef0)
+    raise ValueError(f"pairwise_kernel: argument 'kernel' must be one of {KERNELS}, "
+                     f"got {kernel!r}")
+
+
+def resolve_gamma(gamma, X, where=""):
+    """scikit-learn's rule for ``gamma``: a positive float, or
+
+    * ``"scale"``: ``1 / (n_features * X.var())`` (the variance over all entries of X;
+      1.0 when X is constant),
+    * ``"auto"``: ``1 / n_features``.
+
+    Returns a Python float. Raises ``ValueError`` naming ``gamma`` otherwise.
+    """
+    p = f"{where}: " if where else ""
+    if isinstance(gamma, str):
+        if gamma == "scale":
+            var = float(backend.to_numpy(X.var()))
+            return 1.0 / (X.shape[1] * var) if var != 0.0 else 1.0
+        if gamma == "auto":
+            return 1.0 / X.shape[1]
+        raise ValueError(f"{p}argument 'gamma' must be 'scale', 'auto' or a positive "
+                         f"float, got {gamma!r}")
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not gamma > 0:
+        raise ValueError(f"{p}argument 'gamma' must be 'scale', 'auto' or a positive "
+                         f"float, got {gamma!r}")
+    return float(gamma)
