@@ -61,7 +61,7 @@ def _labels(classes_, idx):
     return classes_[backend.to_numpy(idx)]
 
 
-def _check_fitted_X(est, X, n_features):
+def _check_fitted_x(est, X, n_features):
     X = check_X(X, est._where())
     if X.shape[1] != n_features:
         raise ValueError(f"{est._where()}: X has {X.shape[1]} features, but the estimator "
@@ -339,7 +339,7 @@ class SVC(ClassifierMixin, BaseEstimator):
                                  f"between the test and the {n_train} training samples, "
                                  f"shape (n_test, {n_train}); got {tuple(X.shape)}")
             return X.astype(backend.xp().float64)[:, self.support_]
-        X = _check_fitted_X(self, X, self.n_features_in_).astype(backend.xp().float64)
+        X = _check_fitted_x(self, X, self.n_features_in_).astype(backend.xp().float64)
         return self._kernel(X, self._sv)
 
     def _decision_ovo_from_kernel(self, Ksv):
@@ -474,7 +474,7 @@ class LinearSVC(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """f(x) = coef_ . x + intercept_: (n,) for two classes (> 0: classes_[1]), else (n, k)."""
         self._check_is_fitted("coef_")
-        X = _check_fitted_X(self, X, self.n_features_in_).astype(backend.xp().float64)
+        X = _check_fitted_x(self, X, self.n_features_in_).astype(backend.xp().float64)
         scores = X @ self.coef_.T + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
@@ -560,6 +560,31 @@ def _ratio(v, dv):
     return xp.where(neg, -v / xp.where(neg, dv, -1.0), xp.inf).min(axis=0)
 
 
+def _ipm_newton(state, rc_s, rc_t):
+    """One Newton direction of the interior-point method (see ``_ipm_hinge``).
+
+    Solves (Q + D) da = r, r = -r_d + rc_s / a - rc_t / u, by the Woodbury identity
+    D^-1 r - D^-1 Z (I + Z^T D^-1 Z)^-1 Z^T D^-1 r, then ds and dt from the linearised
+    complementarity a ds + s da = rc_s, u dt - t da = rc_t.
+    """
+    xp = backend.xp()
+    X, Y, M, D, r_d, a, u, s, t = state
+    r = -r_d + rc_s / a - rc_t / u
+    Dinv_r = r / D
+    rhs = (X.T @ (Y * Dinv_r)).T[..., None]  # (k, p, 1)
+    sol = xp.linalg.solve(M, rhs)[..., 0].T  # (p, k)
+    da = Dinv_r - (Y * (X @ sol)) / D
+    return da, (rc_s - s * da) / a, (rc_t + t * da) / u
+
+
+def _ipm_max_step(state, da, ds, dt):
+    """Largest step in (0, 1] per column keeping a, u = C - a, s and t positive."""
+    xp = backend.xp()
+    _, _, _, _, _, a, u, s, t = state
+    ratios = [_ratio(a, da), _ratio(u, -da), _ratio(s, ds), _ratio(t, dt)]
+    return xp.minimum(1.0, xp.min(xp.stack(ratios), axis=0))  # (k,)
+
+
 def _ipm_hinge(X, Y, C, tol, max_iter):
     """Primal-dual interior-point method on the hinge dual, all columns at once.
 
@@ -592,28 +617,16 @@ def _ipm_hinge(X, Y, C, tol, max_iter):
         D = s / a + t / u
         M = xp.stack([eye + X.T @ (X / D[:, c:c + 1]) for c in range(k)])  # (k, p, p)
 
-        def newton(rc_s, rc_t):
-            # (Q + D) da = r by Woodbury: D^-1 r - D^-1 Z (I + Z^T D^-1 Z)^-1 Z^T D^-1 r
-            r = -r_d + rc_s / a - rc_t / u
-            Dinv_r = r / D
-            rhs = (X.T @ (Y * Dinv_r)).T[..., None]  # (k, p, 1)
-            sol = xp.linalg.solve(M, rhs)[..., 0].T  # (p, k)
-            da = Dinv_r - (Y * (X @ sol)) / D
-            return da, (rc_s - s * da) / a, (rc_t + t * da) / u
-
-        def max_step(da, ds, dt):  # largest step in (0, 1] keeping a, u, s, t > 0
-            ratios = [_ratio(a, da), _ratio(u, -da), _ratio(s, ds), _ratio(t, dt)]
-            return xp.minimum(1.0, xp.min(xp.stack(ratios), axis=0))  # (k,)
-
         # Mehrotra predictor-corrector: an affine step (mu = 0) sets the centring sigma
         # and a second-order correction of the complementarity products.
-        da, ds, dt = newton(-a * s, -u * t)
-        st = max_step(da, ds, dt)
+        state = (X, Y, M, D, r_d, a, u, s, t)
+        da, ds, dt = _ipm_newton(state, -a * s, -u * t)
+        st = _ipm_max_step(state, da, ds, dt)
         gap_aff = (((a + st * da) * (s + st * ds)).sum(axis=0)
                    + ((u - st * da) * (t + st * dt)).sum(axis=0)) / (2 * n)
         mu = (gap_aff / gap) ** 3 * gap
-        da, ds, dt = newton(mu - a * s - da * ds, mu - u * t + da * dt)
-        step = 0.995 * max_step(da, ds, dt)
+        da, ds, dt = _ipm_newton(state, mu - a * s - da * ds, mu - u * t + da * dt)
+        step = 0.995 * _ipm_max_step(state, da, ds, dt)
         a = a + step * da
         u = u - step * da
         s = s + step * ds
