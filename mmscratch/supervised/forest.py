@@ -1,0 +1,247 @@
+r"""Random forests: bootstrap-aggregated CART trees with random feature subsets per split.
+
+Breiman (2001): tree b is grown on a bootstrap sample of the training set (N draws with
+replacement) and, at each split, looks at only ``max_features`` features drawn at random;
+the forest averages the trees,
+
+.. math::
+
+    P(y = k \mid x) = \frac{1}{B} \sum_{b=1}^{B} P_b(y = k \mid x), \qquad
+    \hat y(x) = \frac{1}{B} \sum_{b=1}^{B} \hat y_b(x),
+
+so the randomness decorrelates the trees and averaging lowers the variance of one deep
+tree without raising its bias much. ``feature_importances_`` is the mean of the trees'
+normalised mean decrease in impurity.
+
+The trees are grown several at a time by :func:`mmscratch.supervised.tree.grow_trees`
+(one level of all of them per step: the nodes of different trees are just more nodes),
+and prediction walks all trees at once, ``(N, B)`` node indices per step.
+
+Reference implementation: scikit-learn ``sklearn/ensemble/_forest.py`` (the bootstrap is
+given to each tree as integer sample weights, as there). Accuracy against scikit-learn's
+forest is tested in ``tests/test_forest.py`` and measured in ``benchmarks/bench_classical.py``.
+
+Chapter: chapters/03-4-classical.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..base import BaseEstimator, ClassifierMixin, RegressorMixin, check_X, check_X_y
+from ..errors import check_count
+from ._common import check_sample_weight, encode_labels
+from .tree import (
+    DecisionTreeClassifier,
+    DecisionTreeRegressor,
+    _Criterion,
+    _descend,
+    feature_codes,
+    grow_trees,
+    host_rng,
+)
+
+__all__ = ["RandomForestClassifier", "RandomForestRegressor"]
+
+# Trees grown together in one call of grow_trees: bounds the memory of one level
+# (rows x max_features entries per tree).
+_ENTRIES_PER_BATCH = 1 << 22
+
+
+class _BaseForest(BaseEstimator):
+    _tree_class = DecisionTreeClassifier
+    _regression = False
+
+    def _tree_params(self):
+        return {"criterion": self.criterion, "max_depth": self.max_depth,
+                "min_samples_split": self.min_samples_split,
+                "min_samples_leaf": self.min_samples_leaf, "max_features": self.max_features}
+
+    def fit(self, X, y, sample_weight=None):
+        """Grow ``n_estimators`` trees on bootstrap samples of ``X (N, D)``, ``y (N,)``.
+        Returns self."""
+        xp = backend.xp()
+        where = self._where()
+        n_estimators = check_count(self.n_estimators, "n_estimators", where=where)
+        if not isinstance(self.bootstrap, bool):
+            raise ValueError(f"{where}: argument 'bootstrap' must be a bool, got "
+                             f"{self.bootstrap!r}")
+        X, y = check_X_y(X, y, where, y_numeric=self._regression)
+        sw = check_sample_weight(sample_weight, X.shape[0], where)
+        if self._regression:
+            target, k = y, 1
+        else:
+            self.classes_, target = encode_labels(y, where)
+            self.n_classes_ = k = int(self.classes_.shape[0])
+        template = self._tree_class(**self._tree_params())
+        params = template._fit_params(X.shape[0], X.shape[1], where)
+        rng = host_rng(self.random_state)
+        n = X.shape[0]
+
+        # Bootstrap counts (N draws with replacement) drawn on the host: one seed, one
+        # forest, on every backend. Each tree then gets its own feature-draw stream.
+        if self.bootstrap:
+            counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n)
+                               for _ in range(n_estimators)]).astype(np.float64)
+        else:
+            counts = np.ones((n_estimators, n))
+        seeds = rng.integers(0, 2**63 - 1, size=n_estimators)
+        weights = backend.asarray(counts)
+        if sw is not None:
+            weights = weights * sw[None, :]
+
+        Xf = X.astype(xp.float32)
+        codes, values, n_codes = feature_codes(Xf)
+        crit = _Criterion(self.criterion, k)
+        per_tree = max(1, int(0.64 * n) * params.mtry)
+        batch = max(1, min(n_estimators, _ENTRIES_PER_BATCH // per_tree))
+        self.estimators_, importances = [], []
+        for start in range(0, n_estimators, batch):
+            stop = min(n_estimators, start + batch)
+            # one Generator per batch, seeded from the forest's stream
+            trees, imp = grow_trees(Xf, codes, values, n_codes, target, weights[start:stop],
+                                    crit, params, np.random.default_rng(seeds[start]))
+            importances.append(imp)
+            for i, tree in enumerate(trees):
+                est = self._tree_class(**self._tree_params(), random_state=int(seeds[start + i]))
+                est.tree_, est.feature_importances_ = tree, imp[i]
+                est.n_features_in_, est.max_features_ = X.shape[1], params.mtry
+                if not self._regression:
+                    est.classes_, est.n_classes_ = self.classes_, self.n_classes_
+                self.estimators_.append(est)
+        imp = xp.concatenate(importances, axis=0)                   # (B, D)
+        # scikit-learn averages the trees that split at least once, then renormalises
+        used = xp.asarray(backend.asarray(np.array(
+            [t.tree_.node_count > 1 for t in self.estimators_])))
+        mean = (imp * used[:, None]).sum(axis=0) / xp.maximum(used.sum(), 1)
+        total = mean.sum()
+        self.feature_importances_ = mean / xp.where(total > 0, total, 1.0)
+        self.n_features_in_ = X.shape[1]
+        self._stack()
+        return self
+
+    def _stack(self):
+        """All trees back to back, children offset to global node indices, for a
+        prediction that walks every tree at once."""
+        xp = backend.xp()
+        trees = [e.tree_ for e in self.estimators_]
+        sizes = [t.node_count for t in trees]
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        off = [int(o) for o in offsets]
+        left = xp.concatenate([xp.where(t.children_left >= 0, t.children_left + o, -1)
+                               for t, o in zip(trees, off)])
+        right = xp.concatenate([xp.where(t.children_right >= 0, t.children_right + o, -1)
+                                for t, o in zip(trees, off)])
+        self._flat = {
+            "left": left, "right": right,
+            "feature": xp.concatenate([t.feature for t in trees]),
+            "threshold": xp.concatenate([t.threshold for t in trees]),
+            "value": xp.concatenate([t.value[:, 0, :] for t in trees], axis=0),
+            "roots": backend.asarray(offsets.astype(np.int64)),
+            "depth": max(t.max_depth for t in trees),
+        }
+
+    def _check_X(self, X):
+        self._check_is_fitted()
+        X = check_X(X, self._where())
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"{self._where()}: X has {X.shape[1]} features, but the forest "
+                             f"was fitted with {self.n_features_in_}")
+        return X.astype(backend.xp().float32)
+
+    def apply(self, X):
+        """Leaf of every tree each sample reaches: ``(N, n_estimators)`` (node indices
+        within each tree, as scikit-learn's)."""
+        f = self._flat
+        return _descend(self._check_X(X), f["left"], f["right"], f["feature"],
+                        f["threshold"], f["depth"], start=f["roots"]) - f["roots"][None, :]
+
+    def _mean_value(self, X):
+        """Mean over trees of the leaf values: ``(N, K)``, in row blocks."""
+        xp = backend.xp()
+        X = self._check_X(X)
+        f = self._flat
+        n_trees = int(f["roots"].shape[0])
+        step = max(1, (1 << 22) // (n_trees * f["value"].shape[1]))
+        out = []
+        for a in range(0, X.shape[0], step):
+            leaves = _descend(X[a:a + step], f["left"], f["right"], f["feature"],
+                              f["threshold"], f["depth"], start=f["roots"])   # (n, B)
+            out.append(f["value"][leaves].mean(axis=1))
+        return xp.concatenate(out, axis=0)
+
+
+class RandomForestClassifier(ClassifierMixin, _BaseForest):
+    """Random forest of :class:`DecisionTreeClassifier`, scikit-learn's names and defaults.
+
+    Parameters
+    ----------
+    n_estimators : int, default 100
+    criterion : {"gini", "entropy"}
+    max_depth, min_samples_split, min_samples_leaf : as the tree's
+    max_features : default "sqrt" (``int(sqrt(D))`` features per split)
+    bootstrap : bool, default True (False: every tree sees all samples)
+    random_state : None, int or numpy.random.Generator (same seed, same forest)
+
+    Attributes
+    ----------
+    estimators_ : list of fitted :class:`DecisionTreeClassifier`
+    classes_, n_classes_, n_features_in_,
+    feature_importances_ (D,): mean of the trees' normalised impurity decreases.
+
+    ``predict_proba`` averages the trees' leaf class fractions; ``predict`` takes its
+    arg-max. Raises ``ValueError`` for bad data or hyperparameters (named) and
+    ``NotFittedError`` before ``fit``. Chapter: chapters/03-4-classical.md.
+    """
+
+    def __init__(self, n_estimators=100, *, criterion="gini", max_depth=None,
+                 min_samples_split=2, min_samples_leaf=1, max_features="sqrt",
+                 bootstrap=True, random_state=None):
+        self.n_estimators = n_estimators
+        self.criterion = criterion
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.max_features = max_features
+        self.bootstrap = bootstrap
+        self.random_state = random_state
+
+    def predict_proba(self, X):
+        """Mean of the trees' class probabilities: ``(N, K)``."""
+        return self._mean_value(X)
+
+    def predict_log_proba(self, X):
+        xp = backend.xp()
+        p = self.predict_proba(X)
+        return xp.where(p > 0, xp.log(xp.where(p > 0, p, 1.0)), -xp.inf)
+
+    def predict(self, X):
+        """Arg-max of ``predict_proba``, as labels of ``classes_``: ``(N,)``."""
+        return self.classes_[backend.xp().argmax(self.predict_proba(X), axis=1)]
+
+
+class RandomForestRegressor(RegressorMixin, _BaseForest):
+    """Random forest of :class:`DecisionTreeRegressor` (squared error); ``predict`` is the
+    mean of the trees' predictions and ``score`` is R². ``max_features`` defaults to 1.0
+    (all features), as in scikit-learn. Chapter: chapters/03-4-classical.md.
+    """
+
+    _tree_class = DecisionTreeRegressor
+    _regression = True
+
+    def __init__(self, n_estimators=100, *, criterion="squared_error", max_depth=None,
+                 min_samples_split=2, min_samples_leaf=1, max_features=1.0,
+                 bootstrap=True, random_state=None):
+        self.n_estimators = n_estimators
+        self.criterion = criterion
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.max_features = max_features
+        self.bootstrap = bootstrap
+        self.random_state = random_state
+
+    def predict(self, X):
+        """Mean of the trees' predictions: ``(N,)``."""
+        return self._mean_value(X)[:, 0]
