@@ -6,9 +6,11 @@ wave"); every estimator runs on the active backend.
 Chapter: chapters/03-4-classical.md.
 """
 
+from .forest import RandomForestClassifier, RandomForestRegressor
 from .kernels import linear_kernel, polynomial_kernel, rbf_kernel, sigmoid_kernel
 from .naive_bayes import GaussianNB, MultinomialNB
 from .svm import SVC, LinearSVC
+from .tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 __all__ = [
     "GaussianNB",
@@ -19,4 +21,8 @@ __all__ = [
     "polynomial_kernel",
     "rbf_kernel",
     "sigmoid_kernel",
+    "DecisionTreeClassifier",
+    "DecisionTreeRegressor",
+    "RandomForestClassifier",
+    "RandomForestRegressor",
 ]

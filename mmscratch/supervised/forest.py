@@ -142,7 +142,7 @@ class _BaseForest(BaseEstimator):
             "depth": max(t.max_depth for t in trees),
         }
 
-    def _check_X(self, X):
+    def _check_input(self, X):
         self._check_is_fitted()
         X = check_X(X, self._where())
         if X.shape[1] != self.n_features_in_:
@@ -154,13 +154,13 @@ class _BaseForest(BaseEstimator):
         """Leaf of every tree each sample reaches: ``(N, n_estimators)`` (node indices
         within each tree, as scikit-learn's)."""
         f = self._flat
-        return _descend(self._check_X(X), f["left"], f["right"], f["feature"],
+        return _descend(self._check_input(X), f["left"], f["right"], f["feature"],
                         f["threshold"], f["depth"], start=f["roots"]) - f["roots"][None, :]
 
     def _mean_value(self, X):
         """Mean over trees of the leaf values: ``(N, K)``, in row blocks."""
         xp = backend.xp()
-        X = self._check_X(X)
+        X = self._check_input(X)
         f = self._flat
         n_trees = int(f["roots"].shape[0])
         step = max(1, (1 << 22) // (n_trees * f["value"].shape[1]))
@@ -218,6 +218,7 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
 
     def predict(self, X):
         """Arg-max of ``predict_proba``, as labels of ``classes_``: ``(N,)``."""
+        self._check_is_fitted()
         return self.classes_[backend.xp().argmax(self.predict_proba(X), axis=1)]
 
 

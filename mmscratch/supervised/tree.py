@@ -413,7 +413,7 @@ def _best_splits(codes, values, n_codes, sample, w, target, n_rows_node, feats, 
     g_best = xp.minimum(_segment_min(cand, node_first, g_node, n, n_groups),
                         max(n_groups - 2, 0))
     has_split = xp.isfinite(best)
-    a, b = g_val[g_best], g_val[g_best + 1]
+    a, b = g_val[g_best], g_val[xp.minimum(g_best + 1, n_groups - 1)]
     thr = a / 2.0 + b / 2.0  # sum of halves: no overflow (scikit-learn's formula)
     thr = xp.where((thr == b) | ~xp.isfinite(thr), a, thr)
     return has_split, g_feat[g_best], thr, best, all_constant
@@ -690,9 +690,8 @@ class _BaseTree(BaseEstimator):
         """Grow the tree on ``X (N, D)`` and ``y (N,)`` (optional ``sample_weight (N,)``).
         Returns self."""
         where = self._where()
-        params_ok = self._fit_params  # validate hyperparameters before the data work
         X, target, w, k = self._prepare(X, y, sample_weight, where)
-        params = params_ok(X.shape[0], X.shape[1], where)
+        params = self._fit_params(X.shape[0], X.shape[1], where)
         Xf = X.astype(backend.xp().float32)
         codes, values, n_codes = feature_codes(Xf)
         crit = _Criterion(self.criterion, k)
@@ -704,7 +703,7 @@ class _BaseTree(BaseEstimator):
         self.max_features_ = params.mtry
         return self
 
-    def _check_X(self, X):
+    def _check_input(self, X):
         self._check_is_fitted()
         X = check_X(X, self._where())
         if X.shape[1] != self.n_features_in_:
@@ -715,7 +714,7 @@ class _BaseTree(BaseEstimator):
     def apply(self, X):
         """Index of the leaf each sample ends in: ``(N,)`` int64 (depth-first numbering,
         as scikit-learn's)."""
-        return self.tree_.apply(self._check_X(X))
+        return self.tree_.apply(self._check_input(X))
 
     def get_depth(self):
         """Depth of the tree (a lone root has depth 0)."""
@@ -778,6 +777,7 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseTree):
 
     def predict_proba(self, X):
         """Class fractions of the leaf each sample reaches: ``(N, K)``."""
+        self._check_is_fitted()
         return self.tree_.value[self.apply(X), 0, :]
 
     def predict_log_proba(self, X):
@@ -788,6 +788,7 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseTree):
 
     def predict(self, X):
         """The most frequent class of each sample's leaf, as a label of ``classes_``."""
+        self._check_is_fitted()
         return self.classes_[backend.xp().argmax(self.predict_proba(X), axis=1)]
 
 
@@ -813,4 +814,5 @@ class DecisionTreeRegressor(RegressorMixin, _BaseTree):
 
     def predict(self, X):
         """Mean training target of each sample's leaf: ``(N,)``."""
+        self._check_is_fitted()
         return self.tree_.value[self.apply(X), 0, 0]
