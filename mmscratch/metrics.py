@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from . import backend
+from .distances import euclidean
 
 __all__ = [
     "accuracy",
@@ -338,8 +339,10 @@ def silhouette_samples(X, labels):
     ``s_i = (b_i - a_i) / max(a_i, b_i)``: ``a_i`` mean distance to the other
     members of its cluster, ``b_i`` the smallest mean distance to another cluster;
     0 for a sample alone in its cluster. The ``(n, n)`` distance matrix is never
-    held whole: blocks of rows are computed (``||x||^2 - 2 x.y + ||y||^2``) and
-    reduced to per-cluster sums with a one-hot matrix product.
+    held whole: blocks of rows are computed with
+    :func:`mmscratch.distances.euclidean` (centred, float64 accumulation, so
+    float32 data far from the origin keep their small distances) and reduced to
+    per-cluster sums with a one-hot matrix product.
 
     Parameters
     ----------
@@ -372,17 +375,13 @@ def silhouette_samples(X, labels):
         X = X.astype(np.float64)
     onehot = (idx[:, None] == xp.arange(k)[None, :]).astype(X.dtype)  # (n, k)
     sizes = onehot.sum(axis=0)  # (k,)
-    sq = (X * X).sum(axis=1)  # (n,)
     step = max(1, _SILHOUETTE_BLOCK // max(n, 1))
     out = []
     for a in range(0, n, step):
         b = min(n, a + step)
-        D = -2.0 * (X[a:b] @ X.T)  # (rows, n)
-        D += sq[a:b, None]
-        D += sq[None, :]
-        D = xp.sqrt(xp.maximum(D, 0))
+        D = euclidean(X[a:b], X)  # (rows, n)
         rows = xp.arange(b - a)
-        D[rows, rows + a] = 0  # exact zero self-distance (round-off leaves ~1e-8)
+        D[rows, rows + a] = 0  # exact zero self-distance
         sums = D @ onehot  # (rows, k)
         own = idx[a:b]
         own_size = sizes[own]

@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 
 from .. import backend
+from ..distances import euclidean, nearest, squared_euclidean
 from ..errors import ConvergenceWarning
 from ._common import check_data, host_rng
 
@@ -38,16 +39,13 @@ def _row_chunks(n_rows, n_cols):
 
 
 def _assign(X, C):
-    """Nearest centre of each row: ``argmin_j ||c_j||^2 - 2 x_i . c_j`` -> labels (n,).
+    """Nearest centre of each row -> labels (n,).
 
-    ``||x_i||^2`` is the same for every j, so it is left out of the argmin; one
-    matrix product per chunk of rows gives all the cross terms.
+    :func:`mmscratch.distances.nearest`: the expansion ``||x||^2 - 2 x.c + ||c||^2``
+    after centring on the centres' mean and in float64 blocks, so float32 data far
+    from the origin are still assigned correctly.
     """
-    xp = backend.xp()
-    c_sq = (C * C).sum(axis=1)  # (k,)
-    parts = [xp.argmin(c_sq[None, :] - 2.0 * (X[a:b] @ C.T), axis=1)  # (rows,)
-             for a, b in _row_chunks(X.shape[0], C.shape[0])]
-    return parts[0] if len(parts) == 1 else xp.concatenate(parts)
+    return nearest(X, C)[0]
 
 
 def _sq_dist_to_assigned(X, C, labels):
@@ -95,6 +93,9 @@ def kmeans_plusplus(X, n_clusters, random_state=None, n_local_trials=None, x_squ
         Host generator for the (few) random draws; the heavy work stays on the backend.
     n_local_trials : int, optional
     x_squared_norms : array (n,), optional
+        Accepted for scikit-learn compatibility and ignored: distances come from
+        :func:`mmscratch.distances.squared_euclidean`, which needs the norms of
+        centred float64 rows, not these.
 
     Returns
     -------
@@ -108,16 +109,12 @@ def kmeans_plusplus(X, n_clusters, random_state=None, n_local_trials=None, x_squ
     n = X.shape[0]
     if n_local_trials is None:
         n_local_trials = 2 + int(math.log(n_clusters))
-    if x_squared_norms is None:
-        x_squared_norms = (X * X).sum(axis=1)
     indices = xp.zeros(n_clusters, dtype=xp.int64)
     first = int(rng.integers(n))
     indices[0] = first
 
-    def sq_dist(rows):  # (t, n): ||c||^2 - 2 c.x + ||x||^2, clipped at 0 like sklearn
-        C = X[rows]
-        d = (C * C).sum(axis=1)[:, None] - 2.0 * (C @ X.T) + x_squared_norms[None, :]
-        return xp.maximum(d, 0)
+    def sq_dist(rows):  # (t, n): accurate even for float32 far from the origin
+        return squared_euclidean(X[rows], X)
 
     closest = sq_dist(xp.asarray([first]))[0]  # (n,)
     pot = closest.sum()
@@ -261,13 +258,12 @@ class KMeans:
         k = self.n_clusters
         x_mean = X.mean(axis=0)  # (d,)
         Xc = X - x_mean[None, :]
-        x_sq = (Xc * Xc).sum(axis=1)  # (n,)
         tol = float(backend.to_numpy(X.var(axis=0).mean())) * self.tol
         rng = host_rng(self.random_state)
         best = None
         for _ in range(n_init):
             if isinstance(init, str) and init == "k-means++":
-                centers, _ = kmeans_plusplus(Xc, k, rng, x_squared_norms=x_sq)
+                centers, _ = kmeans_plusplus(Xc, k, rng)
             elif isinstance(init, str):
                 seeds = rng.choice(X.shape[0], size=k, replace=False)
                 centers = Xc[backend.asarray(seeds)]
@@ -278,13 +274,19 @@ class KMeans:
             # of the same one that differs by round-off), as scikit-learn does.
             if best is None or (inertia < best[1] and not _is_same_clustering(labels, best[0], k)):
                 best = (labels, inertia, centers, n_iter)
-        labels, inertia, centers, n_iter = best
+        _, _, centers, n_iter = best
+        centers = centers + x_mean[None, :]
+        # Labels and inertia exactly as predict/score compute them, on the centres
+        # we store: shifting back by x_mean rounds, and coinciding centres (duplicate
+        # points) could then break a tie the other way than in the centred frame.
+        labels = _assign(X, centers)
+        inertia = float(backend.to_numpy(_sq_dist_to_assigned(X, centers, labels).sum()))
         distinct = int(backend.to_numpy((xp.bincount(labels, minlength=k) > 0).sum()))
         if distinct < k:
             warnings.warn(f"{self._where()}: number of distinct clusters ({distinct}) found "
                           f"smaller than n_clusters ({k}); possibly due to duplicate points "
                           "in X. Some centres coincide.", ConvergenceWarning, stacklevel=2)
-        self.cluster_centers_ = centers + x_mean[None, :]
+        self.cluster_centers_ = centers
         self.labels_ = labels
         self.inertia_ = inertia
         self.n_iter_ = n_iter
@@ -311,12 +313,10 @@ class KMeans:
 
     def transform(self, X):
         """Euclidean distances ``||x_i - c_j||`` to every centre -> (n, n_clusters)."""
-        xp = backend.xp()
         X = self._checked(X)
-        C = self.cluster_centers_.astype(X.dtype)
-        d = ((X * X).sum(axis=1)[:, None] - 2.0 * (X @ C.T)
-             + (C * C).sum(axis=1)[None, :])  # (n, k)
-        return xp.sqrt(xp.maximum(d, 0))
+        # Not ||x||^2 - 2 x.c + ||c||^2 in the input dtype: that cancels for float32
+        # data far from the origin (see mmscratch.distances).
+        return euclidean(X, self.cluster_centers_.astype(X.dtype))  # (n, k)
 
     def fit_transform(self, X, y=None):
         """Fit, then return :meth:`transform` of ``X``."""
@@ -350,6 +350,7 @@ def _lloyd(X, centers, max_iter, tol):
     labels_old = None
     sums = counts = None
     strict = False
+    relocated = False  # did the last iteration move centres after computing labels?
     it = 0
     for it in range(max_iter):  # noqa: B007 - n_iter is read after the loop
         labels = _assign(X, centers)  # (n,)
@@ -371,6 +372,7 @@ def _lloyd(X, centers, max_iter, tol):
         flags = backend.to_numpy(xp.stack([(counts == 0).sum().astype(xp.float64),
                                            shift.astype(xp.float64)]))
         n_empty, shift_tot = int(flags[0]), float(flags[1])
+        relocated = bool(n_empty)
         if n_empty:
             # Relocation changes the centres only; sums/counts stay those of `labels`.
             new = _relocate_empty(X, centers, labels, sums, counts, n_empty)
@@ -382,7 +384,10 @@ def _lloyd(X, centers, max_iter, tol):
         if shift_tot <= tol:
             break
         labels_old = labels
-    if not strict:
+    if not strict or relocated:
+        # The centres moved after `labels` were computed (a shift stop or a
+        # relocation): one more E-step so that labels_, inertia_ and the centres
+        # agree (predict(X) == labels_, -score(X) == inertia_).
         labels = _assign(X, centers)
     inertia = float(backend.to_numpy(_sq_dist_to_assigned(X, centers, labels).sum()))
     return labels, inertia, centers, it + 1
@@ -395,17 +400,24 @@ def _relocate_empty(X, centers, labels, sums, counts, n_empty):
     old cluster (its sum and size shrink) and becomes the sole member of the empty
     one. The points are picked greedily, one per empty cluster: the point farthest
     from its assigned centre, then the one farthest from both that and the points
-    already picked. (scikit-learn takes the top distances at once, which can pick
-    copies of one duplicated point and leave the clusters empty forever.) The loop
-    runs over the few empty clusters only, never over points.
+    already picked. Only points whose cluster keeps at least one other member are
+    candidates: taking the sole member of a cluster would just move the hole (on
+    duplicated data the same point then swaps between two clusters until
+    ``max_iter``, with a centre left on no point). Such a point always exists,
+    since ``n_samples >= n_clusters``. (scikit-learn takes the top distances at
+    once, which can pick copies of one duplicated point.) The loop runs over the
+    few empty clusters only, never over points.
     """
     xp = backend.xp()
     empty = xp.nonzero(counts == 0)[0]  # (e,)
     dist = _sq_dist_to_assigned(X, centers, labels)  # (n,)
+    left = counts.copy()  # sizes after the picks so far
     picks = []
     for _ in range(n_empty):
-        f = xp.argmax(dist)
+        # -1 marks rows that may not move: their cluster would be emptied.
+        f = xp.argmax(xp.where(left[labels] > 1, dist, -1.0))
         picks.append(f)
+        left[labels[f]] -= 1
         diff = X - X[f][None, :]
         dist = xp.minimum(dist, (diff * diff).sum(axis=1))
         dist[f] = -1.0  # never pick the same row twice (all-duplicate data)
@@ -417,5 +429,4 @@ def _relocate_empty(X, centers, labels, sums, counts, n_empty):
     backend.scatter_add(counts, old, -xp.ones(n_empty, dtype=counts.dtype))
     sums[empty] = X[far]
     counts[empty] = 1
-    # A cluster emptied by the move keeps its (zero) sum: scikit-learn leaves it there.
     return sums / xp.maximum(counts, 1)[:, None]

@@ -203,8 +203,10 @@ class PCA:
             ev = S**2 / (n - 1)
             total = ev.sum()
         elif solver == "covariance_eigh":
-            # Gram matrix minus the rank-one mean term avoids a centred copy of X.
-            C = X.T @ X - n * (self.mean_[:, None] * self.mean_[None, :])  # (d, d)
+            # Centred Gram matrix, a block of rows at a time (no full centred copy of X).
+            # Not X^T X - n mean mean^T: that difference cancels for data far from
+            # the origin (the same trap as ||x||^2 - 2 x.c + ||c||^2, mmscratch.distances).
+            C = _centred_gram(X, self.mean_)  # (d, d)
             C /= n - 1
             w, V = xp.linalg.eigh(C)
             ev = xp.maximum(w[::-1], 0)  # eigh is ascending; round-off can go < 0
@@ -247,7 +249,9 @@ class PCA:
             raise ValueError(f"{self._where()}: call fit before transform/inverse_transform")
 
     def _project(self, X):
-        Z = X @ self.components_.T - (self.mean_ @ self.components_.T)[None, :]  # (n, k)
+        # (X - mean) W^T, not X W^T - mean W^T: the difference of two large products
+        # cancels for data far from the origin.
+        Z = (X - self.mean_[None, :]) @ self.components_.T  # (n, k)
         if self.whiten:
             xp = backend.xp()
             scale = xp.sqrt(self.explained_variance_)
@@ -330,3 +334,12 @@ def _randomized_svd(M, k, n_oversamples, n_iter, random_state):
     if transpose:
         return xp.ascontiguousarray(Vt[:k].T), S[:k], xp.ascontiguousarray(U[:, :k].T)
     return U[:, :k], S[:k], Vt[:k]
+
+
+def _centred_gram(X, mean, block_rows=4096):
+    """``sum_i (x_i - mean)(x_i - mean)^T`` -> (d, d), centring one block of rows at a time."""
+    C = None
+    for a in range(0, X.shape[0], block_rows):
+        B = X[a:a + block_rows] - mean[None, :]  # (rows, d)
+        C = B.T @ B if C is None else C + B.T @ B
+    return C
