@@ -28,6 +28,7 @@ import json
 import os
 import struct
 import tracemalloc
+import warnings
 import zipfile
 
 import numpy as np
@@ -235,12 +236,168 @@ def test_wav_header_announcing_4_gb_fails_fast_without_allocating(tmp_path, fiel
 
 def test_wav_wrong_magic_and_empty_file_name_the_file(tmp_path):
     path = tmp_path / "1_lucas_1.wav"
-    path.write_bytes(b"RIFX" + VALID_WAV[4:])
+    path.write_bytes(b"RIFZ" + VALID_WAV[4:])  # (RIFX is a valid big-endian WAV)
     with pytest.raises(DataError, match="not a WAV") as info:
         fsdd.read_wav(path)
     assert str(path) in str(info.value)
     path.write_bytes(b"")
     with pytest.raises(DataError, match="empty") as info:
+        fsdd.read_wav(path)
+    assert str(path) in str(info.value)
+
+
+# ------------------------------------------------------- WAV: same values as scipy
+# Issue 14 item 1: a valid WAV file with metadata chunks (fact, PEAK, bext, id3, LIST,
+# cue ...) must read exactly as scipy.io.wavfile.read reads it. The files are built
+# here byte by byte, so the chunk layout is ours to choose.
+META_IDS = [b"fact", b"PEAK", b"bext", b"id3 ", b"LIST", b"cue ", b"JUNK", b"smpl", b"iXML"]
+
+
+def _chunk(cid, payload, order="<"):
+    """One RIFF chunk: id, size, payload and the pad byte after an odd size."""
+    return cid + struct.pack(order + "I", len(payload)) + payload + b"\0" * (len(payload) & 1)
+
+
+def _fmt_chunk(tag, channels, rate, width, bits, order="<", extensible=False):
+    block = channels * width
+    body = struct.pack(order + "HHIIHH", 0xFFFE if extensible else tag, channels, rate,
+                       rate * block, block, bits)
+    if extensible:  # cbSize 22, valid bits, channel mask, sub-format GUID
+        guid = struct.pack(order + "I", tag) + (
+            b"\x00\x00\x10\x00\x80\x00\x00\xAA\x00\x38\x9B\x71" if order == "<"
+            else b"\x00\x00\x00\x10\x80\x00\x00\xAA\x00\x38\x9B\x71")
+        body += struct.pack(order + "HHI", 22, bits, 0) + guid
+    return _chunk(b"fmt ", body, order)
+
+
+def _pcm_payload(samples, width, order):
+    """Raw sample bytes; 24-bit (width 3) keeps the low 3 bytes of each int32."""
+    if width == 3:
+        b = samples.astype(order + "i4").view("u1").reshape(-1, 4)
+        return (b[:, :3] if order == "<" else b[:, 1:]).tobytes()
+    return samples.astype(f"{order}{samples.dtype.kind}{width}").tobytes()
+
+
+def wav_file(samples, kind, rate=8000, order="<", extensible=False, before=(), between=(),
+             after=()):
+    """WAV bytes: [before] fmt [between] data [after]; ``kind`` is u8/i16/i24/i32/f32/f64."""
+    channels = 1 if samples.ndim == 1 else samples.shape[1]
+    tag = 3 if kind[0] == "f" else 1
+    bits = int(kind[1:])
+    width = bits // 8
+    body = b"".join(_chunk(c, p, order) for c, p in before)
+    body += _fmt_chunk(tag, channels, rate, width, bits, order, extensible)
+    body += b"".join(_chunk(c, p, order) for c, p in between)
+    body += _chunk(b"data", _pcm_payload(samples.reshape(-1), width, order), order)
+    body += b"".join(_chunk(c, p, order) for c, p in after)
+    magic = b"RIFF" if order == "<" else b"RIFX"
+    return magic + struct.pack(order + "I", 4 + len(body)) + b"WAVE" + body
+
+
+def _samples(kind, n, channels, rng):
+    if kind == "u8":
+        x = rng.integers(0, 256, size=(n, channels)).astype(np.uint8)
+    elif kind[0] == "i":
+        hi = 2 ** (int(kind[1:]) - 1)
+        x = rng.integers(-hi, hi, size=(n, channels)).astype(np.int64)
+    else:
+        x = rng.standard_normal((n, channels)).astype("f" + str(int(kind[1:]) // 8))
+    return x[:, 0] if channels == 1 else x
+
+
+def _scipy_read(path):
+    from scipy.io import wavfile
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wavfile.WavFileWarning)  # "chunk not understood"
+        return wavfile.read(str(path))
+
+
+def _assert_same_as_scipy(path):
+    from mmscratch._safe_io import read_wav
+
+    rate, data = read_wav(path)
+    ref_rate, ref = _scipy_read(path)
+    assert rate == ref_rate
+    assert data.dtype == ref.dtype and data.shape == ref.shape
+    np.testing.assert_array_equal(data, ref)
+    return data
+
+
+meta_chunks = st.lists(st.tuples(st.sampled_from(META_IDS), st.binary(max_size=21)),
+                       max_size=3)
+
+
+@settings(max_examples=60, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["u8", "i16", "i24", "i32", "f32", "f64"]),
+       channels=st.integers(1, 3), n=st.integers(0, 40), order=st.sampled_from("<>"),
+       extensible=st.booleans(), before=meta_chunks, between=meta_chunks, after=meta_chunks,
+       seed=st.integers(0, 2**16))
+def test_wav_with_metadata_chunks_reads_like_scipy(tmp_path, kind, channels, n, order,
+                                                   extensible, before, between, after, seed):
+    samples = _samples(kind, n, channels, np.random.default_rng(seed))
+    path = tmp_path / "x.wav"
+    path.write_bytes(wav_file(samples, kind, 11025, order, extensible, before, between, after))
+    data = _assert_same_as_scipy(path)
+    if kind != "i24":  # the values themselves, not only scipy's reading of them
+        np.testing.assert_array_equal(data, samples)
+    else:  # scipy's convention: 24-bit samples in the high bytes of an int32
+        np.testing.assert_array_equal(data, samples * 256)
+
+
+def test_libsndfile_float_wav_with_fact_and_peak(tmp_path):
+    # The issue's file: mono 8 kHz float32, chunks fmt, fact, PEAK, data (libsndfile's
+    # layout for float WAVs), 800 samples. It was refused; scipy reads it.
+    x = np.sin(np.arange(800) / 10.0).astype(np.float32) * 0.5
+    peak = struct.pack("<II", 1, 0) + struct.pack("<fI", 0.5, 16)  # version, time, value@pos
+    blob = wav_file(x, "f32", 8000, between=[(b"fact", struct.pack("<I", 800)),
+                                             (b"PEAK", peak)])
+    path = tmp_path / "3_theo_7.wav"
+    path.write_bytes(blob)
+    out = fsdd.read_wav(path)
+    assert out.dtype == np.float32 and out.shape == (800,)
+    np.testing.assert_array_equal(out, _scipy_read(path)[1])
+    np.testing.assert_array_equal(out, x)
+
+
+def test_wav_written_by_scipy_with_bext_and_id3(tmp_path):
+    # scipy's own float writer (fmt + fact) plus a Broadcast-WAV bext chunk and a tag.
+    from scipy.io import wavfile
+
+    x = np.linspace(-1, 1, 101, dtype=np.float64)
+    buf = io.BytesIO()
+    wavfile.write(buf, 8000, x)
+    raw = buf.getvalue()
+    extra = _chunk(b"bext", b"\1" * 31) + _chunk(b"id3 ", b"ID3\3\0")  # odd size: pad byte
+    raw = raw[:4] + struct.pack("<I", len(raw) - 8 + len(extra)) + raw[8:] + extra
+    path = tmp_path / "2_nicolas_9.wav"
+    path.write_bytes(raw)
+    np.testing.assert_array_equal(fsdd.read_wav(path), x)
+    _assert_same_as_scipy(path)
+
+
+@pytest.mark.parametrize("case", ["no_fmt", "no_data", "data_first", "two_data",
+                                  "partial_frame", "chunk_past_end", "stray_bytes",
+                                  "riff_past_end"])
+def test_wav_really_broken_files_are_refused(tmp_path, case):
+    x = np.arange(10, dtype=np.int64)
+    fmt = _fmt_chunk(1, 1, 8000, 2, 16)
+    data = _chunk(b"data", x.astype("<i2").tobytes())
+    body = {
+        "no_fmt": data,
+        "no_data": fmt + _chunk(b"LIST", b"INFO"),
+        "data_first": data + fmt,
+        "two_data": fmt + data + data,
+        "partial_frame": fmt + _chunk(b"data", x.astype("<i2").tobytes()[:-1]),
+        "chunk_past_end": fmt + data[:4] + struct.pack("<I", 1000) + data[8:],
+        "stray_bytes": fmt + data + b"PE",
+        "riff_past_end": fmt + data,
+    }[case]
+    riff = 4 + len(body) + (100 if case == "riff_past_end" else 0)
+    path = tmp_path / "4_yweweler_1.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", riff) + b"WAVE" + body)
+    with pytest.raises(DataError) as info:
         fsdd.read_wav(path)
     assert str(path) in str(info.value)
 

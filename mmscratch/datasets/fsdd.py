@@ -18,13 +18,12 @@ chapters/04-code-example.md (the spoken-digit model).
 from __future__ import annotations
 
 import re
-import struct
-import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from .._safe_io import read_wav as _safe_read_wav
 from ..errors import DataError
 from ._paths import data_dir as _data_dir
 
@@ -72,58 +71,24 @@ def parse_name(name: str):
     return int(m.group(1)), m.group(2), int(m.group(3))
 
 
-def _check_header(path: Path, raw: bytes):
-    """Check the RIFF/WAVE header against the file size before trusting any field."""
-    if len(raw) == 0:
-        raise DataError(f"{path}: file is empty (0 bytes)")
-    if len(raw) < 12 or raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
-        raise DataError(f"{path}: not a WAV file (no RIFF/WAVE header)")
-    riff_size = struct.unpack("<I", raw[4:8])[0]
-    if riff_size + 8 > len(raw):
-        raise DataError(f"{path}: truncated WAV file (header announces {riff_size + 8} bytes, "
-                        f"file has {len(raw)})")
-    # walk the chunks: each must fit in the file; 'fmt ' and 'data' must be present
-    pos, found = 12, {}
-    while pos + 8 <= len(raw):
-        cid, size = raw[pos:pos + 4], struct.unpack("<I", raw[pos + 4:pos + 8])[0]
-        if pos + 8 + size > len(raw):
-            raise DataError(f"{path}: truncated WAV file (chunk {cid!r} of {size} bytes runs "
-                            "past the end)")
-        found[cid] = (pos + 8, size)
-        pos += 8 + size + (size & 1)
-    if b"fmt " not in found or b"data" not in found:
-        raise DataError(f"{path}: WAV file without a "
-                        f"{'fmt' if b'fmt ' not in found else 'data'} chunk")
-    if found[b"data"][1] == 0:
-        raise DataError(f"{path}: WAV file has no samples (empty data chunk)")
-
-
 def read_wav(path, expected_rate=SAMPLE_RATE):
-    """Read one mono WAV file with ``scipy.io.wavfile`` after checking its header.
+    """Read one mono WAV file (:func:`mmscratch._safe_io.read_wav`, scipy's values).
+
+    The chunks are walked as RIFF defines them, so metadata chunks that recorders
+    and taggers add (``fact``, ``PEAK``, ``bext``, ``id3 ``, ``LIST`` ...) are skipped.
 
     Returns
     -------
-    samples : numpy array (n,) in the file's integer or float dtype
+    samples : numpy array (n,) in the file's integer or float dtype, exactly
+        ``scipy.io.wavfile.read(path)[1]``.
 
     Raises
     ------
     DataError
-        Naming the file: missing, not a WAV, truncated, not mono, another sample rate,
-        or without samples.
+        Naming the file: missing, not a WAV, truncated or with inconsistent sizes,
+        no fmt/data chunk, not mono, another sample rate, or without samples.
     """
-    from scipy.io import wavfile  # noqa: PLC0415 - scipy is only needed for reading audio
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    raw = path.read_bytes()
-    _check_header(path, raw)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", wavfile.WavFileWarning)
-            rate, data = wavfile.read(str(path))
-    except Exception as exc:  # scipy raises ValueError, struct.error, warnings ...
-        raise DataError(f"{path}: unreadable WAV file ({type(exc).__name__}: {exc})") from exc
+    rate, data = _safe_read_wav(path)
     if data.ndim != 1:
         raise DataError(f"{path}: expected a mono WAV file, got {data.shape[1]} channels")
     if expected_rate is not None and rate != expected_rate:
