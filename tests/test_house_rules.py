@@ -44,6 +44,7 @@ HOST_NUMPY = {
     "unsupervised/lsa.py": "host Generator of the randomized solver",
     "unsupervised/som.py": "MiniSom's seeded RandomState stream and grid tables on the host",
     "supervised/_smo.py": "SMO's sequential iterations run on the host (scalar choices each step)",
+    "multimodal/mkl.py": "the tiny (modalities x modalities) alignment QP on the host",
     "supervised/svm.py": "class bookkeeping and the libsvm model layout on the host; SMO input",
     "_safe_io.py": "untrusted files are parsed on the host",
     "datasets/mnist.py": "file parsing happens on the host",

@@ -5,10 +5,12 @@ from .classifier import MultimodalClassifier
 from .contrastive import ContrastiveDualEncoder, DualEncoder, build_dual_encoder
 from .crossmodal import CrossModalAttentionFusion, Tokens, token_branch
 from .fusion import AttentionFusion, ConcatFusion, FusionLayer, LateFusion, TensorFusion
+from .mkl import MultiKernelSVC
 from .models import FUSIONS, build_model, document_model
 
 __all__ = ["FusionLayer", "ConcatFusion", "LateFusion", "AttentionFusion", "TensorFusion",
            "GatedFusion", "LowRankTensorFusion", "CrossModalAttentionFusion", "Tokens",
            "token_branch",
            "ContrastiveDualEncoder", "DualEncoder", "build_dual_encoder",
-           "MultimodalClassifier", "document_model", "build_model", "FUSIONS"]
+           "MultimodalClassifier", "document_model", "build_model", "FUSIONS",
+           "MultiKernelSVC"]
