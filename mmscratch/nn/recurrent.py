@@ -30,7 +30,8 @@ from .. import backend
 from .activations import ELEMENTWISE, sigmoid
 from .layer import Layer
 
-__all__ = ["SimpleRNN", "LSTM", "stable_sigmoid", "lstm_forward_fused", "lstm_backward_fused"]
+__all__ = ["SimpleRNN", "LSTM", "stable_sigmoid", "lstm_forward_fused", "lstm_backward_fused",
+           "lstm_weight_grads_fused"]
 
 #: The library's one sigmoid (tanh form, no overflow), under the name the recurrent
 #: layers have always exported.
@@ -289,12 +290,12 @@ class LSTM(_Recurrent):
         xt = self._begin(x, mask)  # (T, N, D)
         W, U, b = self.params["W"], self.params["U"], self.params["b"]
         h0, c0, state_kind = self._initial(initial_state, xt.shape[1], x.dtype)
+        hx = None  # the fast path's [h_{t-1}, x_t, 1] rows, reused for the weight gradients
         if self.use_fast_path:
-            saved = lstm_forward_fused(xt, W, U, b, h0, c0, mask)
+            gates, cs, tanh_cs, hs, hx = lstm_forward_fused(xt, W, U, b, h0, c0, mask)
         else:
-            saved = self._forward_steps(xt, W, U, b, h0, c0, mask)
-        gates, cs, tanh_cs, hs = saved
-        self._cache = (xt, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind)
+            gates, cs, tanh_cs, hs = self._forward_steps(xt, W, U, b, h0, c0, mask)
+        self._cache = (xt, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind, hx)
         return self._output(hs.transpose(1, 0, 2))
 
     def _forward_steps(self, xt, W, U, b, h0, c0, mask):
@@ -324,15 +325,17 @@ class LSTM(_Recurrent):
         return gates, cs, tanh_cs, hs
 
     def backward(self, dy):
-        xt, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind = self._saved()
+        xt, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind, hx = self._saved()
         W, U = self.params["W"], self.params["U"]
         t_steps, n, H = hs.shape
         dhs = self._upstream(dy, (n, t_steps, H)).transpose(1, 0, 2)  # (T, N, H)
-        if self.use_fast_path:
+        if hx is not None:
             dz, dh0, dc0 = lstm_backward_fused(dhs, gates, cs, tanh_cs, c0, U, mask)
+            grads = lstm_weight_grads_fused(hx, dz)
         else:
             dz, dh0, dc0 = self._backward_steps(dhs, gates, cs, tanh_cs, c0, U, mask)
-        self.grads["W"], self.grads["U"], self.grads["b"] = _weight_grads(xt, hs, h0, dz)
+            grads = _weight_grads(xt, hs, h0, dz)
+        self.grads["W"], self.grads["U"], self.grads["b"] = grads
         if state_kind == "pair":
             self.d_initial_state = [dh0, dc0]
         elif state_kind == "h":
@@ -414,45 +417,71 @@ def _gate_constants(H, dtype):
 
 
 def lstm_forward_fused(xt, W, U, b, h0, c0, mask=None):
-    """The LSTM forward of ``LSTM._forward_steps`` with one tanh for all four gates.
+    """The LSTM forward of ``LSTM._forward_steps`` with one GEMM and one tanh per step.
 
-    A sigmoid gate is 0.5 * tanh(z / 2) + 0.5, so scaling the pre-activations per
-    column by (1/2, 1/2, 1, 1/2) (folded into W, U and b once) lets one tanh per step
-    give all four gates after an affine map; each step writes in place into the saved
-    buffers (``out=``), since a short recurrent step costs what its calls and
-    temporaries cost.
+    Two rearrangements, the same arithmetic:
+
+    * a sigmoid gate is 0.5 * tanh(z / 2) + 0.5, so scaling the pre-activations per
+      column by (1/2, 1/2, 1, 1/2) (folded into the weights once) lets one tanh per
+      step give all four gates after an affine map;
+    * each step's row is ``[h_{t-1}, x_t, 1]`` and the weights are stacked
+      ``[U; W; b]``, so ``z_t = x_t W + h_{t-1} U + b`` is *one* product with no
+      separate addition, and the same rows give all three weight gradients in one
+      product later (:func:`lstm_weight_grads_fused`). h_t is written straight into
+      the next step's row (``out=``): a short recurrent step costs what its calls and
+      temporaries cost.
 
     Shapes: xt ``(T, N, D)``, W ``(D, 4H)``, U ``(H, 4H)``, b ``(4H,)``, h0, c0 ``(N, H)``,
     mask ``(N, T)`` or None -> gates ``(T, N, 4H)`` (i, f, g, o after activation), c_t,
-    tanh(c_t) and h_t, each ``(T, N, H)``.
+    tanh(c_t), h_t (each ``(T, N, H)``; h_t a view into the rows) and the rows
+    ``(T + 1, N, H + D + 1)``.
     """
     xp = backend.xp()
-    t_steps, n, _ = xt.shape
+    t_steps, n, d = xt.shape
     H = U.shape[0]
     scale, offset = _gate_constants(H, W.dtype)
-    xw = xt @ (W * scale)  # (T, N, 4H), time-major: each step reads one contiguous block
-    xw += b * scale
-    Us = U * scale
-    gates = xp.empty((t_steps, n, 4 * H), dtype=xw.dtype)
-    cs, tanh_cs, hs = (xp.empty((t_steps, n, H), dtype=xw.dtype) for _ in range(3))
-    h, c = h0, c0
+    stacked = xp.concatenate([U, W, b[None]], axis=0) * scale  # (H + D + 1, 4H)
+    dtype = xp.result_type(xt, stacked)
+    hx = xp.empty((t_steps + 1, n, H + d + 1), dtype=dtype)  # rows [h_{t-1}, x_t, 1]
+    hx[0, :, :H] = h0
+    hx[:t_steps, :, H:H + d] = xt
+    hx[t_steps, :, H:H + d] = 0  # the last row only holds h_T
+    hx[:, :, H + d] = 1
+    gates = xp.empty((t_steps, n, 4 * H), dtype=dtype)
+    cs, tanh_cs = (xp.empty((t_steps, n, H), dtype=dtype) for _ in range(2))
+    ig = xp.empty((n, H), dtype=dtype)
+    c = c0
     for t in range(t_steps):
-        g_all, c_new, tc, h_new = gates[t], cs[t], tanh_cs[t], hs[t]  # views
-        xp.matmul(h, Us, out=g_all)
-        g_all += xw[t]
+        g_all, c_new, tc, h_new = gates[t], cs[t], tanh_cs[t], hx[t + 1, :, :H]  # views
+        xp.matmul(hx[t], stacked, out=g_all)  # scaled z_t
         xp.tanh(g_all, out=g_all)
         g_all *= scale
         g_all += offset  # i, f, g, o
         xp.multiply(g_all[:, H:2 * H], c, out=c_new)  # f * c_{t-1}
-        c_new += g_all[:, :H] * g_all[:, 2 * H:3 * H]  # + i * g
+        xp.multiply(g_all[:, :H], g_all[:, 2 * H:3 * H], out=ig)
+        c_new += ig  # + i * g
         xp.tanh(c_new, out=tc)
         xp.multiply(g_all[:, 3 * H:], tc, out=h_new)  # o * tanh(c_t)
         if mask is not None:
             m = mask[:, t, None]
             cs[t] = xp.where(m, c_new, c)  # padded step: carry (h, c)
-            hs[t] = xp.where(m, h_new, h)
-        h, c = hs[t], cs[t]
-    return gates, cs, tanh_cs, hs
+            hx[t + 1, :, :H] = xp.where(m, h_new, hx[t, :, :H])
+        c = cs[t]
+    return gates, cs, tanh_cs, hx[1:, :, :H], hx
+
+
+def lstm_weight_grads_fused(hx, dz):
+    """(dW, dU, db) from the rows ``[h_{t-1}, x_t, 1]`` of :func:`lstm_forward_fused`.
+
+    ``[dU; dW; db] = sum_t [h_{t-1}, x_t, 1]^T dz_t``: one product for all three.
+    Shapes: hx ``(T + 1, N, H + D + 1)``, dz ``(T, N, 4H)`` -> ``(D, 4H)``, ``(H, 4H)``,
+    ``(4H,)``.
+    """
+    t_steps, n, g = dz.shape
+    H = g // 4
+    k = hx.shape[2]
+    full = hx[:t_steps].reshape(t_steps * n, k).T @ dz.reshape(t_steps * n, g)  # (K, 4H)
+    return full[H:k - 1], full[:H], full[k - 1]
 
 
 def lstm_backward_fused(dhs, gates, cs, tanh_cs, c0, U, mask=None):
