@@ -66,7 +66,7 @@ class MaxPooling2D(_Pool2D):
     and PyTorch): a window holding NaN gives y = NaN and routes dy to its first NaN.
 
     ``use_fast_path`` (default True): ``forward(training=True)`` records each window's
-    arg-max offset (:func:`window_argmax`, one byte per output) and backward scatters dy
+    arg-max offset (:func:`window_max_argmax`, one byte per output) and backward scatters dy
     with it (:func:`maxpool_backward_from_argmax`); otherwise backward walks the window
     comparing with y, the readable rule. Tests check that both agree.
 
@@ -84,10 +84,12 @@ class MaxPooling2D(_Pool2D):
         xpad = _pad_into(self, "xpad", x, pads, value=-np.inf)
         views = self._views(xpad, out_hw)  # p_h*p_w strided views (N, H_o, W_o, C)
         # Running max over the window offsets; xp.maximum propagates NaN.
-        y = views[0].copy()
-        for v in views[1:]:
-            xp.maximum(y, v, out=y)
-        arg = window_argmax(views, y) if (training and self.use_fast_path) else None
+        if training and self.use_fast_path:
+            y, arg = window_max_argmax(views)
+        else:
+            y, arg = views[0].copy(), None
+            for v in views[1:]:
+                xp.maximum(y, v, out=y)
         self._cache = (x.shape, pads, out_hw, xpad, y, arg)
         return y
 
@@ -120,25 +122,47 @@ class MaxPooling2D(_Pool2D):
         return [xpad[sl] for sl in self._slices(out_hw)]
 
 
-def window_argmax(views, y):
-    """Offset index k (uint8) of the first maximum of each pooling window.
+def window_max_argmax(views):
+    """Window maxima y and the offset k (uint8) of each window's first maximum.
 
-    ``views[k]`` is the window offset k of every output, ``y`` the window maxima. A
-    pixel is a maximum where it equals y, or is NaN (then y is NaN too, and NaN
-    counts as the maximum, as in ``numpy.argmax``). Walking the offsets from last to
-    first, each hit overwrites, so the first one stays.
+    ``views[k]`` is the window offset k of every output (row-major window order). A
+    running maximum over the offsets; where offset k is strictly greater than the
+    maximum so far it becomes the arg-max (ties keep the earlier offset). The update
+    ``arg += better * (k - arg)`` is arithmetic on bytes (wrapping is harmless), since a
+    masked copy (``copyto(..., where=)``) is an order of magnitude slower on NumPy.
 
-    Shapes: views ``k x (N, H_o, W_o, C)``, y ``(N, H_o, W_o, C)`` -> same shape, uint8.
+    NaN counts as the maximum, as in ``numpy.argmax``: ``xp.maximum`` carries it into
+    y, and windows whose y is NaN get the offset of their first NaN
+    (:func:`_first_nan_offsets`; on the CPU only when some window is NaN).
+
+    Shapes: views ``k x (N, H_o, W_o, C)`` -> y and arg, each ``(N, H_o, W_o, C)``.
     """
     xp = backend.xp()
-    arg = xp.empty(y.shape, dtype=xp.uint8)
-    hit = xp.empty(y.shape, dtype=bool)
-    for k in range(len(views) - 1, -1, -1):
+    y = views[0].copy()
+    arg = xp.zeros(y.shape, dtype=xp.uint8)
+    better = xp.empty(y.shape, dtype=bool)
+    for k in range(1, len(views)):
         v = views[k]
-        xp.equal(v, y, out=hit)
-        hit |= xp.isnan(v)
-        xp.copyto(arg, k, where=hit)
-    return arg
+        xp.greater(v, y, out=better)
+        xp.maximum(y, v, out=y)
+        step = xp.subtract(xp.uint8(k), arg)  # k - arg (mod 256)
+        step *= better.view(xp.uint8)
+        arg += step
+    nan_windows = xp.isnan(y)
+    # The CPU looks first (one reduction); the GPU always runs the fix-up (no host sync).
+    if backend.name() == "cupy" or bool(backend.to_numpy(nan_windows.any())):
+        _first_nan_offsets(views, nan_windows, arg)
+    return y, arg
+
+
+def _first_nan_offsets(views, nan_windows, arg):
+    """Set ``arg`` of the windows flagged in ``nan_windows`` to the offset of their first NaN."""
+    xp = backend.xp()
+    left = nan_windows.copy()  # NaN windows whose first NaN is not found yet
+    for k, v in enumerate(views):
+        first = xp.isnan(v) & left
+        left &= ~first
+        arg[first] = k
 
 
 def maxpool_backward_from_argmax(dy, arg, padded_shape, pool_size, strides, out_hw):
