@@ -26,13 +26,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _new_fusions import new_fusion_model  # noqa: E402
 from _report import machine, write_section  # noqa: E402
 
 from mmscratch import backend, nn  # noqa: E402
 from mmscratch.datasets import load  # noqa: E402
+from mmscratch.multimodal import FUSIONS as BUILT_IN  # noqa: E402
 from mmscratch.multimodal import build_model  # noqa: E402
 
-FUSIONS = ("early", "late", "tensor", "attention")
+FUSIONS = ("early", "late", "tensor", "attention", "gated", "lowrank", "crossmodal")
 
 
 def accuracy(model, x, y):
@@ -43,29 +45,34 @@ def accuracy(model, x, y):
 def train(data, modalities, fusion, seed, epochs, dropout, audio_branch="cnn"):
     xtr = {m: data["train"][m] for m in modalities}
     shapes = {m: xtr[m].shape[1:] for m in modalities}
-    model = build_model(shapes, modalities, fusion, seed=seed,
-                        modality_dropout=dropout if len(modalities) > 1 else 0.0,
-                        audio_branch=audio_branch)
+    if fusion in BUILT_IN:
+        model = build_model(shapes, modalities, fusion, seed=seed,
+                            modality_dropout=dropout if len(modalities) > 1 else 0.0,
+                            audio_branch=audio_branch)
+    else:
+        model = new_fusion_model(shapes, fusion, seed, dropout)
     model.compile(nn.Adam(1e-3), nn.SoftmaxCrossEntropy(), metrics=["accuracy"])
     model.fit(xtr, data["train"]["label"], epochs=epochs, batch_size=64, seed=seed, verbose=0)
     return model
 
 
-def run_dataset(name, seeds, epochs, dropout, data_dir):
+def run_dataset(name, seeds, epochs, dropout, data_dir, fusions=FUSIONS, unimodal=True):
     rows = {}
     for seed in seeds:
         data = load(name, data_dir=data_dir, seed=seed)
         modalities = [m for m in ("image", "audio", "text") if m in data["train"]]
         xte = {m: data["test"][m] for m in modalities}
         yte = data["test"]["label"]
-        for m in modalities:
+        for m in modalities if unimodal else ():
             t0 = time.time()
             model = train(data, (m,), "early", seed, epochs, dropout)
             rows.setdefault(f"{m} only", {}).setdefault("all", []).append(
                 accuracy(model, {m: xte[m]}, yte))
             print(f"{name} seed {seed} {m}-only {rows[f'{m} only']['all'][-1]:.4f} "
                   f"({time.time() - t0:.0f} s)", flush=True)
-        for fusion in FUSIONS:
+        for fusion in fusions:
+            if fusion == "crossmodal" and modalities != ["image", "audio"]:
+                continue  # cross-modal attention pairs exactly image and audio
             t0 = time.time()
             model = train(data, tuple(modalities), fusion, seed, epochs, dropout)
             row = rows.setdefault(f"{fusion} fusion", {})
@@ -101,12 +108,23 @@ def main():
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--modality-dropout", type=float, default=0.3)
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--fusions", default=",".join(FUSIONS),
+                   help="comma-separated subset of " + ",".join(FUSIONS))
+    p.add_argument("--merge", action="store_true",
+                   help="keep the rows of fusion_results.json and only add/replace the rows "
+                        "run now (no unimodal rows are rerun)")
     args = p.parse_args()
     t0 = time.time()
     results, parts = {}, []
+    json_path = Path(__file__).with_name("fusion_results.json")
+    if args.merge:
+        results = json.loads(json_path.read_text())
     for name in args.data.split(","):
         modalities, rows = run_dataset(name, range(args.seeds), args.epochs,
-                                       args.modality_dropout, args.data_dir)
+                                       args.modality_dropout, args.data_dir,
+                                       args.fusions.split(","), unimodal=not args.merge)
+        if args.merge:
+            rows = {**results.get(name, {}), **rows}
         results[name] = rows
         parts.append(table(name, modalities, rows))
     header = (f"## Multimodal fusion (`benchmarks/fusion_results.py`)\n\n"
@@ -116,9 +134,13 @@ def main():
               "the same branch and head. Audio: small CNN over the MFCC matrix; image: small CNN; "
               f"text: Dense 128-64 on TF-IDF. Machine: {machine()}; total "
               f"{(time.time() - t0) / 60:.0f} min.")
+    if args.merge:
+        header = header.replace("; total", "; rows " + ", ".join(args.fusions.split(",")) +
+                                " added with `--merge` (the other rows are kept from the earlier"
+                                " full run, same settings), which took")
     text = "\n\n".join([header, *parts])
     write_section("fusion", text)
-    Path(__file__).with_name("fusion_results.json").write_text(json.dumps(results, indent=1))
+    json_path.write_text(json.dumps(results, indent=1))
     print(text)
 
 

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _new_fusions import new_fusion_model  # noqa: E402
 from _report import machine, write_section  # noqa: E402
 
 from mmscratch import backend, nn  # noqa: E402
@@ -52,31 +53,6 @@ SNRS = (None, 20, 15, 10, 5, 0, -5, -10, -15, -20)  # dB of the added noise, one
 NOISES = {"image gaussian": "image", "image occlusion": "image", "audio white noise": "audio"}
 
 
-def _new_fusion_model(shapes, fusion, seed, dropout, width=64):
-    """Until the fusion registry lands: the same branches and head as build_model."""
-    from mmscratch.multimodal import (
-        CrossModalAttentionFusion,
-        GatedFusion,
-        LowRankTensorFusion,
-        MultimodalClassifier,
-        token_branch,
-    )
-    from mmscratch.multimodal.models import _audio_branch, _image_branch
-
-    if fusion == "crossmodal":
-        branches = {"image": token_branch("image", shapes["image"], 32, seed),
-                    "audio": token_branch("audio", shapes["audio"], 32, seed + 10)}
-        fuse = CrossModalAttentionFusion(2, 16, seed=seed + 99)
-    else:
-        branches = {"image": _image_branch(shapes["image"], width, seed),
-                    "audio": _audio_branch(width, seed + 10, "cnn", shapes["audio"])}
-        fuse = (GatedFusion(width, seed=seed + 99) if fusion == "gated"
-                else LowRankTensorFusion(4, width, seed=seed + 99))
-    head = [nn.Dense(128, activation="relu", seed=seed + 100), nn.Dropout(0.5, seed=seed + 101),
-            nn.Dense(10, seed=seed + 102)]
-    return MultimodalClassifier(branches, fuse, head, modality_dropout=dropout, seed=seed)
-
-
 def make(fusion, shapes, seed, dropout):
     from mmscratch.multimodal import FUSIONS
 
@@ -84,7 +60,7 @@ def make(fusion, shapes, seed, dropout):
         m = fusion.split()[0]
         return build_model({m: shapes[m]}, (m,), "early", seed=seed), (m,)
     if fusion not in FUSIONS:
-        return _new_fusion_model(shapes, fusion, seed, dropout), ("image", "audio")
+        return new_fusion_model(shapes, fusion, seed, dropout), ("image", "audio")
     return build_model(shapes, ("image", "audio"), fusion, seed=seed,
                        modality_dropout=dropout), ("image", "audio")
 
@@ -165,8 +141,8 @@ def plot(mean, path):
             ax.set_xlabel("sigma" if noise.endswith("gaussian") else "occluded area fraction")
         ax.set_title(noise)
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     axes[0].set_ylabel("test accuracy")
-    axes[-1].legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -202,13 +178,20 @@ def main():
     p.add_argument("--modality-dropout", type=float, default=0.3)
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--plot-only", action="store_true",
+                   help="redraw the figure from benchmarks/robustness.json, train nothing")
     args = p.parse_args()
+    figure = ROOT / "chapters" / "figures" / "robustness_avmnist.png"
+    if args.plot_only:
+        plot(json.loads(Path(__file__).with_name("robustness.json").read_text())["curves"],
+             figure)
+        return
     t0 = time.time()
     models = args.models.split(",")
     clean, curves = run(range(args.seeds), args.epochs, args.modality_dropout, args.data_dir,
                         models)
     mean, rr, er = summarise(clean, curves)
-    plot(mean, ROOT / "chapters" / "figures" / "robustness_avmnist.png")
+    plot(mean, figure)
     Path(__file__).with_name("robustness.json").write_text(json.dumps(
         {"levels": NOISE_LEVELS, "snr_db": SNRS, "clean": clean, "curves": mean,
          "relative_robustness": rr, "effective_robustness": er,

@@ -131,7 +131,16 @@ class ContrastiveDualEncoder:
     def train_step(self, xb, optimizer):
         za, zb = self.forward(xb, training=True)
         value = self.loss.forward(za, zb)
-        self.backward(self.loss.backward())
+        # the gradient w.r.t. the data is never used in training: the first layers skip it
+        first = [layer for tower in self.towers.values() for layer in tower.input_layers()
+                 if layer.needs_input_grad]
+        for layer in first:
+            layer.needs_input_grad = False
+        try:
+            self.backward(self.loss.backward())
+        finally:
+            for layer in first:
+                del layer.needs_input_grad  # back to the class default
         optimizer.step(self)
         return value
 
