@@ -333,6 +333,40 @@ def _runs_sorted(key):
     return key_s[start], xp.cumsum(start) - 1, order
 
 
+class _Layout:
+    """Where the runs (groups) of one split search lie: ``g_pair (G,)`` and ``g_node (G,)``
+    (sorted), each pair's first run ``pair_first (P,)`` and run counts per pair / node."""
+
+    def __init__(self, g_pair, g_node, pair_first, runs_per_pair, runs_per_node):
+        self.g_pair, self.g_node = g_pair, g_node
+        self.pair_first = pair_first
+        self.runs_per_pair, self.runs_per_node = runs_per_pair, runs_per_node
+        self.n_groups = int(g_pair.shape[0])
+
+    def per_group(self, node_values):
+        """``node_values[..., g_node]``: a node's value on each of its runs."""
+        return _expand(node_values, self.runs_per_node, self.g_node)
+
+    def within_pair_cumsum(self, a):
+        """Cumulative sum of ``a (..., G)`` along the runs, restarting at each pair."""
+        c = backend.xp().cumsum(a, axis=-1)
+        return c - _expand((c - a)[..., self.pair_first], self.runs_per_pair, self.g_pair)
+
+
+def proxy_by_counts(crit, gid, w_e, t_e, lay, totals, valid):
+    """Proxy of every run's threshold from the left and right statistics.
+
+    ``S (s, G)``: class counts (or weight and target sum) of each run; their cumulative
+    sum within the pair is the left child ``L``, the node total minus it the right ``R``.
+    Costs ``s x G`` (s = K classes) per level.
+    """
+    S = crit.group_stats(gid, w_e, t_e, lay.n_groups)                  # (s, G)
+    L = lay.within_pair_cumsum(S)
+    # (regression totals carry a third row, sum w y^2, that the search does not use)
+    R = lay.per_group(totals[:L.shape[0]]) - L
+    return crit.proxy(L, R, valid)
+
+
 def _best_splits(codes, values, n_codes, sample, w, target, n_rows_node, feats, totals,
                  crit, msl, first_nonconstant):
     """Best split of every node among its candidate features, all nodes at once.
@@ -375,26 +409,20 @@ def _best_splits(codes, values, n_codes, sample, w, target, n_rows_node, feats, 
     g_feat = feats.ravel()[g_pair]
     g_val = values[g_feat, g_key % n_codes]                                   # (G,)
 
-    # ---- statistics left of every threshold: cumulative sums along each pair's runs
-    S = crit.group_stats(gid, w[r_e], target[r_e], n_groups)                  # (s, G)
-    C = xp.cumsum(S, axis=1)
     is_first = xp.concatenate([xp.ones(1, dtype=bool), g_pair[1:] != g_pair[:-1]])
     pair_first = xp.nonzero(is_first)[0]                                      # (P,) every pair
     runs_per_pair = xp.diff(xp.concatenate([pair_first, xp.full(1, n_groups)]))
-    L = C - _expand((C - S)[:, pair_first], runs_per_pair, g_pair)           # (s, G)
     g_node = g_pair // m
-    runs_per_node = runs_per_pair.reshape(n, m).sum(axis=1)
-    # (regression totals carry a third row, sum w y^2, that the search does not use)
-    R = _expand(totals[:L.shape[0]], runs_per_node, g_node) - L
+    lay = _Layout(g_pair, g_node, pair_first, runs_per_pair,
+                  runs_per_pair.reshape(n, m).sum(axis=1))
 
     last_in_pair = xp.concatenate([is_first[1:], xp.ones(1, dtype=bool)])
     next_val = xp.concatenate([g_val[1:], xp.full(1, xp.inf)])
     valid = ~last_in_pair & (next_val > g_val + FEATURE_THRESHOLD)
     if msl > 1:
         runs = xp.bincount(gid, minlength=n_groups)
-        cnt = xp.cumsum(runs)
-        n_left = cnt - _expand((cnt - runs)[pair_first], runs_per_pair, g_pair)
-        n_right = _expand(n_rows_node, runs_per_node, g_node) - n_left
+        n_left = lay.within_pair_cumsum(runs)
+        n_right = lay.per_group(n_rows_node) - n_left
         valid &= (n_left >= msl) & (n_right >= msl)
 
     pair_last = xp.concatenate([pair_first[1:] - 1, xp.full(1, n_groups - 1)])
@@ -404,12 +432,13 @@ def _best_splits(codes, values, n_codes, sample, w, target, n_rows_node, feats, 
         chosen = xp.arange(n) * m + xp.argmax(nonconstant, axis=1)           # (n,)
         valid &= g_pair == chosen[g_node]
 
+    # ---- proxy of every candidate threshold (statistics left of it: cumulative sums)
+    proxy = proxy_by_counts(crit, gid, w[r_e], target[r_e], lay, totals, valid)
+
     # ---- best candidate of each node: first maximum (feature draw order, then value)
-    proxy = crit.proxy(L, R, valid)                                           # (G,)
     node_first = pair_first[xp.arange(n) * m]                                 # (n,)
     best = _segment_max(proxy, node_first, g_node, n)
-    cand = xp.where(proxy == _expand(best, runs_per_node, g_node), xp.arange(n_groups),
-                    n_groups)
+    cand = xp.where(proxy == lay.per_group(best), xp.arange(n_groups), n_groups)
     g_best = xp.minimum(_segment_min(cand, node_first, g_node, n, n_groups),
                         max(n_groups - 2, 0))
     has_split = xp.isfinite(best)
