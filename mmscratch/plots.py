@@ -10,7 +10,8 @@ import numpy as np
 
 from . import backend
 
-__all__ = ["plot_history", "plot_confusion_matrix", "plot_attention"]
+__all__ = ["plot_history", "plot_confusion_matrix", "plot_attention", "plot_som",
+           "som_cell_labels"]
 
 
 def _finish(fig, path, dpi=80):
@@ -77,3 +78,48 @@ def plot_attention(weights, modalities, path=None, title="attention between moda
     fig.colorbar(im, ax=ax, fraction=0.046)
     ax.set_title(title)
     return _finish(fig, path)
+
+
+def som_cell_labels(positions, labels, shape):
+    """Majority label of each SOM cell and its share of the cell's samples.
+
+    ``positions (N, 2)`` are ``SOM.predict`` grid positions, ``labels (N,)`` integer
+    classes, ``shape = (m, n)``. Returns ``(majority (m, n) int, -1 for empty cells;
+    purity (m, n) float, NaN for empty cells)``.
+    """
+    pos = np.asarray(backend.to_numpy(positions)).astype(np.int64)
+    y = np.asarray(backend.to_numpy(labels)).astype(np.int64)
+    m, n = shape
+    counts = np.zeros((m * n, int(y.max()) + 1))
+    np.add.at(counts, (pos[:, 0] * n + pos[:, 1], y), 1)
+    total = counts.sum(axis=1)
+    majority = np.where(total > 0, counts.argmax(axis=1), -1).reshape(m, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        purity = np.where(total > 0, counts.max(axis=1) / total, np.nan).reshape(m, n)
+    return majority, purity
+
+
+def plot_som(distance_map, positions=None, labels=None, path=None, title="SOM U-matrix"):
+    """The U-matrix of a SOM (white: units close to their neighbours, inside a cluster;
+    dark: a border between clusters) with, when ``positions`` and ``labels`` are given, the majority label of
+    each cell written in it (coloured by label). Rectangular grids drawn as squares."""
+    import matplotlib.pyplot as plt
+
+    um = np.asarray(backend.to_numpy(distance_map))
+    m, n = um.shape
+    fig, ax = plt.subplots(figsize=(0.32 * n + 1.5, 0.32 * m + 0.8))
+    im = ax.imshow(um, cmap="Greys", vmin=0, vmax=1)
+    if positions is not None and labels is not None:
+        majority, _ = som_cell_labels(positions, labels, (m, n))
+        colours = plt.get_cmap("tab10")
+        for (i, j), v in np.ndenumerate(majority):
+            if v >= 0:
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+                        color=colours(v % 10), fontweight="bold",
+                        bbox=dict(boxstyle="round,pad=0.1", fc="white", alpha=0.7, lw=0))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.colorbar(im, ax=ax, fraction=0.046, label="U-matrix (scaled to [0, 1])")
+    ax.set_title(title, fontsize=9)
+    return _finish(fig, path)
+

@@ -58,6 +58,8 @@ def test_online_equals_minisom(neighborhood, topology, decay, sigma_decay):
     kw = dict(sigma=2.0, learning_rate=0.5, neighborhood_function=neighborhood,
               topology=topology, decay_function=decay, sigma_decay_function=sigma_decay)
     ref, ours = minisom_pair(6, 5, X, **kw)
+    np.testing.assert_allclose(backend.to_numpy(ours.neighborhood((2, 3), 1.7)),
+                               ref.neighborhood((2, 3), 1.7), rtol=0, atol=1e-15)
     ref.train(X, 200, random_order=True)
     ours.fit(X, 200)  # same seed: same default initial weights, same shuffled order
     assert_same_map(ref, ours, X)

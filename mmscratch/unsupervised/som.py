@@ -251,6 +251,20 @@ class SOM(TransformerMixin, BaseEstimator):
             return inside.astype(px.dtype)
         return xp.maximum(sigma - xp.abs(di), 0.0) * xp.maximum(sigma - xp.abs(dj), 0.0)
 
+    def neighborhood(self, c, sigma):
+        """``h_{c,u}(sigma)`` of every unit u around the grid position ``c = (i, j)``, as
+        an ``(m, n)`` array (MiniSom's ``neighborhood(c, sigma)``); see the class
+        docstring for the four functions."""
+        m, n = self._check_params()
+        i, j = (check_count(v, "c", where=self._where(), minimum=0) for v in c)
+        if i >= m or j >= n:
+            raise ValueError(f"{self._where()}: argument 'c' must be a grid position "
+                             f"inside ({m}, {n}), got {tuple(c)!r}")
+        sigma = check_real(sigma, "sigma", where=self._where(), low=0.0, low_open=True)
+        xp = backend.xp()
+        h = self._neighborhood(self._device_grid(xp.float64), xp.asarray(i * n + j), sigma)
+        return h.reshape(m, n)
+
     # ------------------------------------------------------------ distances
     def _distances(self, X, W):
         """Activation distances ``(N, mn)`` of rows of X to the units ``W (mn, D)``.
