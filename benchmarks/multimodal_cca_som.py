@@ -171,8 +171,8 @@ def main(argv=None):
     if args.figure:
         som, pos = maps["fused image + audio"]
         plot_som(som.distance_map("mean"), pos, digits, path=args.figure,
-                 title=f"SOM 15x15 of fused image + audio ({n:,} pairs): U-matrix, "
-                       "mean U-matrix, majority digit per cell")
+                 title=f"SOM of fused image + audio, {n:,} pairs:\n"
+                       "U-matrix (mean) and majority digit per cell")
     seconds = time.perf_counter() - t0
 
     fmt = ", ".join

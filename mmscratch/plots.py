@@ -101,8 +101,9 @@ def som_cell_labels(positions, labels, shape):
 
 def plot_som(distance_map, positions=None, labels=None, path=None, title="SOM U-matrix"):
     """The U-matrix of a SOM (white: units close to their neighbours, inside a cluster;
-    dark: a border between clusters) with, when ``positions`` and ``labels`` are given, the majority label of
-    each cell written in it (coloured by label). Rectangular grids drawn as squares."""
+    dark: a border between clusters) with, when ``positions`` and ``labels`` are given,
+    the majority label of each cell written in it (coloured by label). Rectangular
+    grids drawn as squares."""
     import matplotlib.pyplot as plt
 
     um = np.asarray(backend.to_numpy(distance_map))
