@@ -213,3 +213,21 @@ def test_estimator_contract():
     assert som.weights_.shape == (4, 5, 5)
     assert backend.to_numpy(som.activation_response(X)).sum() == 30
     assert som.transform(X).shape == (30, 4, 5)
+
+
+def test_float32_far_from_the_origin_keeps_the_right_winners(xp):
+    # ||x||^2 - 2 x.w + ||w||^2 cancels catastrophically in float32 when the data sit
+    # far from the origin (scikit-learn issue #9354); the batch rule trains on centred
+    # data and the evaluation uses mmscratch.distances, so float32 follows float64.
+    X64 = blobs(n=300, d=6, seed=9) + 1e4
+    fits = {}
+    for dtype in (np.float64, np.float32):
+        som = SOM(5, 5, sigma=1.5, learning_rate=1.0, random_state=0)
+        som.pca_weights_init(backend.asarray(X64.astype(dtype)))
+        fits[dtype] = som.fit(backend.asarray(X64.astype(dtype)), 10, method="batch")
+    W64 = backend.to_numpy(fits[np.float64].weights_)
+    W32 = backend.to_numpy(fits[np.float32].weights_).astype(np.float64)
+    assert np.abs(W32 - W64).max() < 1e-2  # float32 spacing at 1e4 is ~1e-3
+    naive = np.argmin(((X64[:, None, :] - W32.reshape(25, -1)[None]) ** 2).sum(-1), axis=1)
+    got = backend.to_numpy(fits[np.float32].predict(backend.asarray(X64.astype(np.float32))))
+    assert np.mean(got[:, 0] * 5 + got[:, 1] == naive) > 0.99

@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-from .. import backend
+from .. import backend, distances
 from ..base import BaseEstimator, TransformerMixin, as_backend_array, check_is_fitted, check_X
 from ..errors import check_count, check_real
 
@@ -290,12 +290,10 @@ class SOM(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _euclidean(X, W):
-        """``||x - w||`` for all pairs ``(N, mn)`` through ``||x||^2 - 2 x.w + ||w||^2``
-        (one matrix product; clipped at 0 against round-off, as MiniSom does)."""
-        xp = backend.xp()
-        x_sq = (X * X).sum(axis=1)[:, None]
-        w_sq = (W * W).sum(axis=1)[None, :]
-        return xp.sqrt(xp.maximum(x_sq - 2.0 * (X @ W.T) + w_sq, 0.0))
+        """``||x - w||`` for all pairs ``(N, mn)``: :func:`mmscratch.distances.euclidean`
+        (the expansion on centred data in float64 blocks, so float32 input loses
+        nothing to cancellation)."""
+        return distances.euclidean(X, W)
 
     def _bmu(self, X, W, second=False, euclidean=False):
         """Index of the best-matching unit of every row (and the second best), blocked.
@@ -470,11 +468,18 @@ class SOM(TransformerMixin, BaseEstimator):
                         float(self.sigma), T, T)
         grid = self._device_grid(W.dtype)
         units = xp.arange(W.shape[0])
+        # Train in coordinates centred on the data mean: distances do not change, the
+        # update (weighted means, convex mixing) commutes with the shift, and the
+        # expansion ||w||^2 - 2 x.w behind the winners no longer cancels catastrophically
+        # for data far from the origin (distances.py's first remedy; its float64 upcast
+        # would double the cost of the one product per epoch).
+        offset = X.mean(axis=0)  # (D,)
+        Xc, W = X - offset, W - offset
         for e in range(T):
-            bmu = self._bmu_fast(X, W)  # (N,)
+            bmu = self._bmu_fast(Xc, W)  # (N,)
             # Samples summed per winning unit, then spread by the neighbourhood:
             # sum_i h[c_i, u] x_i = sum_c h[c, u] S_c, with S_c the sum of c's samples.
-            S = _unit_sums(X, bmu, W.shape[0])  # (mn, D)
+            S = _unit_sums(Xc, bmu, W.shape[0])  # (mn, D)
             counts = xp.bincount(bmu, minlength=W.shape[0]).astype(W.dtype)  # (mn,)
             H = self._neighborhood(grid, units, float(sig[e]))  # (mn winners, mn units)
             num = H.T @ S  # (mn, D)
@@ -482,12 +487,13 @@ class SOM(TransformerMixin, BaseEstimator):
             has = den > 0
             new = num / xp.where(has, den, 1.0)[:, None]
             W = xp.where(has[:, None], (1 - float(eta[e])) * W + float(eta[e]) * new, W)
-        return W
+        return W + offset
 
     def _bmu_fast(self, X, W):
-        """Best-matching units of all rows for training. Euclidean: ``argmin_u ||w_u||^2
-        - 2 x.w_u`` (``||x||^2`` is the same for every u; no square root), one matrix
-        product per block of rows; the others through :meth:`_bmu`."""
+        """Best-matching units of all rows for training, ``(N,)``. Euclidean:
+        ``argmin_u ||w_u||^2 - 2 x.w_u`` (``||x||^2`` is the same for every u; no square
+        root) in the input's dtype, one matrix product per block of rows; the caller
+        centres the data first. The other distances through :meth:`_bmu`."""
         xp = backend.xp()
         if self.activation_distance != "euclidean":
             return self._bmu(X, W)
