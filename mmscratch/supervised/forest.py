@@ -44,9 +44,12 @@ from .tree import (
 
 __all__ = ["RandomForestClassifier", "RandomForestRegressor"]
 
-# Trees grown together in one call of grow_trees: bounds the memory of one level
-# (rows x max_features entries per tree).
-_ENTRIES_PER_BATCH = 1 << 22
+# Trees grown together in one call of grow_trees, as a budget of entries (rows x
+# max_features per tree) per level: small on the CPU, where arrays that stay in cache
+# matter more than the number of levels; large on a GPU, where each level is a handful
+# of kernel launches whatever its size.
+_ENTRIES_PER_BATCH = {"cupy": 1 << 24}
+_ENTRIES_PER_BATCH_CPU = 1 << 18
 
 
 class _BaseForest(BaseEstimator):
@@ -95,7 +98,8 @@ class _BaseForest(BaseEstimator):
         codes, values, n_codes = feature_codes(Xf)
         crit = _Criterion(self.criterion, k)
         per_tree = max(1, int(0.64 * n) * params.mtry)
-        batch = max(1, min(n_estimators, _ENTRIES_PER_BATCH // per_tree))
+        budget = _ENTRIES_PER_BATCH.get(backend.name(), _ENTRIES_PER_BATCH_CPU)
+        batch = max(1, min(n_estimators, budget // per_tree))
         self.estimators_, importances = [], []
         for start in range(0, n_estimators, batch):
             stop = min(n_estimators, start + batch)
