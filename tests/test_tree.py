@@ -233,6 +233,16 @@ def test_histogram_and_sorted_runs_agree(monkeypatch):
                                       h(getattr(dense_tree.tree_, name)))
 
 
+def test_segmented_argmax_both_ways_finds_the_first_maximum(xp):
+    values = backend.asarray(np.array([1.0, 3.0, 3.0, -np.inf, -np.inf, 2.0, 5.0, 5.0, 0.0]))
+    seg = backend.asarray(np.array([0, 0, 0, 1, 1, 2, 2, 2, 2]))
+    starts = backend.asarray(np.array([0, 3, 5]))
+    for method in ("reduceat", "lexsort"):
+        best, index = tree_mod.segment_first_argmax(values, starts, seg, method=method)
+        np.testing.assert_array_equal(h(best), [3.0, -np.inf, 5.0])
+        np.testing.assert_array_equal(h(index), [1, 3, 6])  # ties: the first one
+
+
 @pytest.mark.parametrize("max_features", [None, 3, 0.5, 1.0, "sqrt", "log2"])
 def test_max_features_resolves_as_scikit_learn(max_features):
     X, y, _ = noisy_classes(0, n=200, d=11)

@@ -263,25 +263,26 @@ class _Params:
         self.n_features = n_features
 
 
-def _segment_max(values, starts, seg, n_seg):
-    """Maximum of each contiguous segment (``starts`` (n_seg,) its first index)."""
-    xp = backend.xp()
-    reduceat = getattr(xp.maximum, "reduceat", None)
-    if reduceat is not None and backend.name() != "cupy":
-        return reduceat(values, starts)
-    out = xp.full(n_seg, -xp.inf)
-    xp.maximum.at(out, seg, values)
-    return out
+def segment_first_argmax(values, starts, seg, method=None):
+    """Maximum of each contiguous segment and the index of its first occurrence.
 
-
-def _segment_min(values, starts, seg, n_seg, fill):
+    ``values (G,)`` split into segments that start at ``starts (n,)`` (``seg (G,)`` the
+    segment of each element, sorted). Returns ``(best (n,), index (n,))``. NumPy: two
+    ``reduceat`` passes; CuPy (no ``reduceat`` there): one stable ``lexsort`` by segment,
+    then by decreasing value, whose first element per segment is the answer.
+    ``method`` ("reduceat" or "lexsort") overrides the choice by backend.
+    """
     xp = backend.xp()
-    reduceat = getattr(xp.minimum, "reduceat", None)
-    if reduceat is not None and backend.name() != "cupy":
-        return reduceat(values, starts)
-    out = xp.full(n_seg, fill, dtype=values.dtype)
-    xp.minimum.at(out, seg, values)
-    return out
+    method = method or ("lexsort" if backend.name() == "cupy" else "reduceat")
+    if method == "reduceat":
+        best = xp.maximum.reduceat(values, starts)
+        cand = xp.where(values == _expand(best, xp.diff(xp.concatenate(
+            [starts, xp.full(1, values.shape[0])])), seg), xp.arange(values.shape[0]),
+            values.shape[0])
+        return best, xp.minimum.reduceat(cand, starts)
+    order = xp.lexsort(xp.stack([-values, seg.astype(xp.float64)]))
+    index = order[starts]
+    return values[index], index
 
 
 # The runs of equal keys are found with a histogram over the key space when that space is
@@ -437,10 +438,7 @@ def _best_splits(codes, values, n_codes, sample, w, target, n_rows_node, feats, 
 
     # ---- best candidate of each node: first maximum (feature draw order, then value)
     node_first = pair_first[xp.arange(n) * m]                                 # (n,)
-    best = _segment_max(proxy, node_first, g_node, n)
-    cand = xp.where(proxy == lay.per_group(best), xp.arange(n_groups), n_groups)
-    g_best = xp.minimum(_segment_min(cand, node_first, g_node, n, n_groups),
-                        max(n_groups - 2, 0))
+    best, g_best = segment_first_argmax(proxy, node_first, g_node)
     has_split = xp.isfinite(best)
     a, b = g_val[g_best], g_val[xp.minimum(g_best + 1, n_groups - 1)]
     thr = a / 2.0 + b / 2.0  # sum of halves: no overflow (scikit-learn's formula)
