@@ -126,6 +126,10 @@ def main():
         if args.merge:
             rows = {**results.get(name, {}), **rows}
         results[name] = rows
+    for name, rows in results.items():  # with --merge, also the data sets not rerun now
+        modalities = [m for m in ("image", "audio", "text")
+                      if any(f"without {m}" in row for row in rows.values())
+                      or f"{m} only" in rows]
         parts.append(table(name, modalities, rows))
     header = (f"## Multimodal fusion (`benchmarks/fusion_results.py`)\n\n"
               f"{args.seeds} seeds, {args.epochs} epochs, Adam 1e-3, batch 64; fusion models "

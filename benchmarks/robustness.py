@@ -178,6 +178,9 @@ def main():
     p.add_argument("--modality-dropout", type=float, default=0.3)
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--merge", action="store_true",
+                   help="rerun only --models and keep the other rows of robustness.json "
+                        "(its curves are the seed means of the earlier run)")
     p.add_argument("--plot-only", action="store_true",
                    help="redraw the figure from benchmarks/robustness.json, train nothing")
     args = p.parse_args()
@@ -190,9 +193,18 @@ def main():
     models = args.models.split(",")
     clean, curves = run(range(args.seeds), args.epochs, args.modality_dropout, args.data_dir,
                         models)
+    json_path = Path(__file__).with_name("robustness.json")
+    if args.merge:  # keep the other models' results of the earlier run (same settings)
+        old = json.loads(json_path.read_text())
+        clean = {**{k: v for k, v in old["clean"].items() if k not in clean}, **clean}
+        clean = {k: clean[k] for k in MODELS if k in clean}
+        for noise, per in old["curves"].items():
+            kept = {k: [v] for k, v in per.items() if k not in curves.get(noise, {})}
+            curves[noise] = {k: ({**kept, **curves.get(noise, {})})[k] for k in MODELS
+                             if k in kept or k in curves.get(noise, {})}
     mean, rr, er = summarise(clean, curves)
     plot(mean, figure)
-    Path(__file__).with_name("robustness.json").write_text(json.dumps(
+    json_path.write_text(json.dumps(
         {"levels": NOISE_LEVELS, "snr_db": SNRS, "clean": clean, "curves": mean,
          "relative_robustness": rr, "effective_robustness": er,
          "settings": vars(args)}, indent=1))
@@ -208,7 +220,10 @@ def main():
             "also min-max normalises them across methods). Unimodal models appear only "
             "under their own modality's noise. Curves: chapters/figures/"
             f"robustness_avmnist.png. Machine: {machine()}, shared with other jobs; total "
-            f"{(time.time() - t0) / 60:.0f} min.\n\n" + table(clean, mean, rr, er))
+            f"{(time.time() - t0) / 60:.0f} min"
+            + (f" for the rows {', '.join(models)}, rerun with `--merge` (the other rows are "
+               "kept from the earlier run with the same settings)" if args.merge else "")
+            + ".\n\n" + table(clean, mean, rr, er))
     write_section("robustness", text)
     print(text)
 

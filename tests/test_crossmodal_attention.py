@@ -31,21 +31,25 @@ def tokens(n=3):
     return [rand(n, 4, 3, seed=1), rand(n, 5, 2, seed=2)]  # image 4 tokens, audio 5 frames
 
 
-def test_gradients_with_both_modalities(xp):
-    results = gradcheck.check_layer(CrossModalAttentionFusion(2, 3, seed=0), tokens())
+@pytest.mark.parametrize("pooling", ["flatten", "mean"])
+def test_gradients_with_both_modalities(xp, pooling):
+    results = gradcheck.check_layer(CrossModalAttentionFusion(2, 3, pooling, seed=0), tokens())
     gradcheck.assert_gradcheck(without_key_bias(results), TOL)
     assert "attention_ab.Wq" in results and "attention_ba.Wo" in results
 
 
-def test_gradients_with_one_modality_missing(xp):
+@pytest.mark.parametrize("pooling", ["flatten", "mean"])
+def test_gradients_with_one_modality_missing(xp, pooling):
     present = backend.asarray(np.array([[True, True], [True, False], [False, True]]))
-    results = gradcheck.check_layer(CrossModalAttentionFusion(2, 3, seed=0), tokens(),
-                                    forward_kwargs={"present": present})
+    # eps 1e-5: a few dL/dWo entries are ~1e-5 and the float64 round-off of the summed
+    # output (~1e-16 |f| / eps) would otherwise reach 1e-6 of them
+    results = gradcheck.check_layer(CrossModalAttentionFusion(2, 3, pooling, seed=0), tokens(),
+                                    forward_kwargs={"present": present}, eps=1e-5)
     gradcheck.assert_gradcheck(without_key_bias(results), TOL)
 
 
 def test_attention_maps_are_distributions_and_skip_a_missing_modality(xp):
-    fusion = CrossModalAttentionFusion(2, 3, seed=0)
+    fusion = CrossModalAttentionFusion(2, 3, pooling="mean", seed=0)
     present = backend.asarray(np.array([[True, True], [True, False], [True, True]]))
     z = backend.to_numpy(fusion.forward([backend.asarray(t) for t in tokens()],
                                         present=present))
@@ -79,8 +83,9 @@ def test_whole_model_gradients_through_the_branches(xp):
     x = {"image": 1.5 * rand(2, 4, 3, seed=1), "audio": 1.5 * rand(2, 5, 2, seed=2)}
     y = backend.asarray(np.array([0, 2]))
     # inputs of scale 1 so the attention weights are far from uniform and dL/dWq, dL/dWk
-    # are not so small (~1e-5) that the loss's round-off (~1e-10 / eps) dominates them
-    results = gradcheck.check_model(model, x, y, nn.SoftmaxCrossEntropy())
+    # are not so small that the loss's round-off (~1e-16 / eps) dominates them; eps 1e-5
+    # for the same reason (a few entries are still ~1e-5)
+    results = gradcheck.check_model(model, x, y, nn.SoftmaxCrossEntropy(), eps=1e-5)
     gradcheck.assert_gradcheck(without_key_bias(results), TOL)
 
 
@@ -88,11 +93,18 @@ def test_token_branches_feed_the_fusion_and_a_modality_may_be_missing(xp):
     model = MultimodalClassifier(
         {"image": token_branch("image", (28, 28, 1), 8, seed=0),
          "audio": token_branch("audio", (101, 13), 8, seed=5)},
-        CrossModalAttentionFusion(2, 4, seed=9), [nn.Dense(3, seed=11)])
+        CrossModalAttentionFusion(2, 4, pooling="mean", seed=9), [nn.Dense(3, seed=11)])
     x = {"image": rand(2, 28, 28, 1, seed=1).astype(np.float32),
          "audio": rand(2, 101, 13, seed=2).astype(np.float32)}
     assert model.predict(x).shape == (2, 3)
     assert backend.to_numpy(model.fusion.last_attention["ab"]).shape == (2, 25, 23)
+    flat = MultimodalClassifier(
+        {"image": token_branch("image", (28, 28, 1), 8, seed=0),
+         "audio": token_branch("audio", (101, 13), 8, seed=5)},
+        CrossModalAttentionFusion(2, 4, seed=9), [nn.Dense(3, seed=11)])
+    flat.predict(x)
+    assert flat.fusion.forward([backend.asarray(rand(2, 25, 8)), backend.asarray(
+        rand(2, 23, 8))]).shape == (2, 25 * 8 + 23 * 8)  # flatten keeps every token
     # a missing modality at test time: its branch is skipped, zeros of its token shape
     assert model.predict({"image": x["image"]}).shape == (2, 3)
 

@@ -52,12 +52,14 @@ class CrossModalAttentionFusion(FusionLayer):
 
         A' = MHA_ab([A, B])     queries from A, keys and values from B   (N, T_a, d_a)
         B' = MHA_ba([B, A])     queries from B, keys and values from A   (N, T_b, d_b)
-        z  = [ mean_t (A + A')_t ; mean_t (B + B')_t ]                   (N, d_a + d_b)
+        z  = [ pool(A + A') ; pool(B + B') ]
 
-    with MHA the multi-head attention of Vaswani et al. (``nn.MultiHeadAttention``,
+    with pool = the mean over tokens (``pooling="mean"``, ``(N, d_a + d_b)``) or every
+    token kept in place (``pooling="flatten"``, the default, ``(N, T_a d_a + T_b d_b)``:
+    like the classifier's Flatten branches, it keeps where in the image and when in the
+    recording a feature occurred, which the mean throws away), and MHA the multi-head attention of Vaswani et al. (``nn.MultiHeadAttention``,
     e_ij = softmax_j(q_i . k_j / sqrt(d_k)) per head) and a residual connection, as in
-    the cross-modal transformer of MulT (Tsai et al. 2019), then mean pooling over the
-    tokens.
+    the cross-modal transformer of MulT (Tsai et al. 2019).
 
     Missing modality (``present`` False for a sample): its tokens are hidden as keys
     (the other modality's attention row is all zero, so A' = the output bias only) and
@@ -68,6 +70,7 @@ class CrossModalAttentionFusion(FusionLayer):
     num_heads : int
     key_dim : int
         Size of each head.
+    pooling : {"flatten", "mean"}
     seed : int, optional
 
     ``attention_ab`` and ``attention_ba`` are the two MultiHeadAttention sublayers (their
@@ -81,8 +84,12 @@ class CrossModalAttentionFusion(FusionLayer):
 
     accepts_sequences = True
 
-    def __init__(self, num_heads=2, key_dim=16, seed=None, name=None):
+    def __init__(self, num_heads=2, key_dim=16, pooling="flatten", seed=None, name=None):
         super().__init__(name)
+        if pooling not in ("mean", "flatten"):
+            raise ValueError(f"CrossModalAttentionFusion: pooling must be 'mean' or 'flatten', "
+                             f"got {pooling!r}")
+        self.pooling = pooling
         self.num_heads = check_count(num_heads, "num_heads", where="CrossModalAttentionFusion")
         self.key_dim = check_count(key_dim, "key_dim", where="CrossModalAttentionFusion")
         self.seed = seed
@@ -94,7 +101,8 @@ class CrossModalAttentionFusion(FusionLayer):
         self.last_attention = None
 
     def get_config(self):
-        return {"num_heads": self.num_heads, "key_dim": self.key_dim, "seed": self.seed}
+        return {"num_heads": self.num_heads, "key_dim": self.key_dim, "pooling": self.pooling,
+                "seed": self.seed}
 
     def parameters(self):
         yield from self.attention_ab.parameters()
@@ -131,7 +139,10 @@ class CrossModalAttentionFusion(FusionLayer):
             mask_a = xp.repeat(present[:, 0:1], ta, axis=1)  # (N, T_a) keys of A
         a2 = self.attention_ab.forward([a, b], training=training, mask=mask_b)
         b2 = self.attention_ba.forward([b, a], training=training, mask=mask_a)
-        za, zb = (a + a2).mean(axis=1), (b + b2).mean(axis=1)  # (N, d_a), (N, d_b)
+        if self.pooling == "mean":
+            za, zb = (a + a2).mean(axis=1), (b + b2).mean(axis=1)  # (N, d_a), (N, d_b)
+        else:  # every token kept in place, like Flatten in the classifier's branches
+            za, zb = (a + a2).reshape(n, -1), (b + b2).reshape(n, -1)  # (N, T_a d_a), ...
         if present is not None:
             pf = present.astype(za.dtype)
             za, zb = za * pf[:, 0:1], zb * pf[:, 1:2]
@@ -146,9 +157,13 @@ class CrossModalAttentionFusion(FusionLayer):
         if present is not None:
             pf = present.astype(dy.dtype)
             dza, dzb = dza * pf[:, 0:1], dzb * pf[:, 1:2]
-        # mean over tokens: each token gets dz / T; the residual passes it to the input too
-        dsa = backend.xp().repeat(dza[:, None, :] / ta, ta, axis=1)  # (N, T_a, d_a)
-        dsb = backend.xp().repeat(dzb[:, None, :] / tb, tb, axis=1)  # (N, T_b, d_b)
+        # mean over tokens: each token gets dz / T (flatten: its own slice of dz); the
+        # residual passes it to the input too
+        if self.pooling == "mean":
+            dsa = backend.xp().repeat(dza[:, None, :] / ta, ta, axis=1)  # (N, T_a, d_a)
+            dsb = backend.xp().repeat(dzb[:, None, :] / tb, tb, axis=1)  # (N, T_b, d_b)
+        else:
+            dsa, dsb = dza.reshape(n, ta, -1), dzb.reshape(n, tb, -1)
         dq_a, dkv_b = self.attention_ab.backward(dsa)
         dq_b, dkv_a = self.attention_ba.backward(dsb)
         da = dsa + dq_a + dkv_a
