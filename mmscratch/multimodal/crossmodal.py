@@ -57,9 +57,10 @@ class CrossModalAttentionFusion(FusionLayer):
     with pool = the mean over tokens (``pooling="mean"``, ``(N, d_a + d_b)``) or every
     token kept in place (``pooling="flatten"``, the default, ``(N, T_a d_a + T_b d_b)``:
     like the classifier's Flatten branches, it keeps where in the image and when in the
-    recording a feature occurred, which the mean throws away), and MHA the multi-head attention of Vaswani et al. (``nn.MultiHeadAttention``,
-    e_ij = softmax_j(q_i . k_j / sqrt(d_k)) per head) and a residual connection, as in
-    the cross-modal transformer of MulT (Tsai et al. 2019).
+    recording a feature occurred, which the mean throws away), and MHA the multi-head
+    attention of Vaswani et al. (``nn.MultiHeadAttention``,
+    e_ij = softmax_j(q_i . k_j / sqrt(d_k)) per head) and a residual connection, as in the
+    cross-modal transformer of MulT (Tsai et al. 2019).
 
     Missing modality (``present`` False for a sample): its tokens are hidden as keys
     (the other modality's attention row is all zero, so A' = the output bias only) and
