@@ -75,6 +75,15 @@ def test_rbf_self_kernel_has_unit_diagonal_and_is_symmetric(xp):
     np.testing.assert_allclose(K, K.T, rtol=0, atol=1e-15)
 
 
+def test_rbf_kernel_is_accurate_for_float32_data_far_from_the_origin(xp):
+    """Points 1e4 from the origin, 0.01 apart: the plain float32 expansion cancels."""
+    rng = np.random.default_rng(6)
+    X = (1e4 + 0.01 * rng.normal(size=(30, 3))).astype(np.float32)
+    ref = pairwise.rbf_kernel(X.astype(np.float64), gamma=1e3)
+    got = backend.to_numpy(kernels.rbf_kernel(backend.asarray(X), gamma=1e3))
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
+
+
 def test_gamma_scale_and_auto_follow_sklearn():
     X = np.random.default_rng(3).normal(size=(30, 4)) * 2.0
     assert kernels.resolve_gamma("scale", X) == pytest.approx(1.0 / (4 * X.var()))

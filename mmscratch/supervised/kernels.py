@@ -23,6 +23,7 @@ from __future__ import annotations
 import numbers
 
 from .. import backend
+from ..distances import squared_euclidean
 
 __all__ = ["KERNELS", "linear_kernel", "polynomial_kernel", "rbf_kernel", "sigmoid_kernel",
            "squared_euclidean", "pairwise_kernel", "resolve_gamma"]
@@ -33,26 +34,6 @@ KERNELS = ("linear", "poly", "rbf", "sigmoid")
 
 def _pair(X, Z):
     return X, (X if Z is None else Z)
-
-
-def squared_euclidean(X, Z=None):
-    """``D[i, j] = ||x_i - z_j||^2`` as ``||x_i||^2 + ||z_j||^2 - 2 x_i . z_j``, (n, m).
-
-    The expansion turns all n*m distances into one matrix product. It cancels when
-    x_i ~ z_j in low precision, so the result is clipped at 0 (round-off can make it
-    slightly negative) and the diagonal of ``squared_euclidean(X)`` is set to exactly 0.
-    The SVMs compute kernels in float64, where the cancellation is ~1e-16 relative.
-    """
-    xp = backend.xp()
-    X, Z = _pair(X, Z)
-    x2 = (X * X).sum(axis=1)  # (n,)
-    z2 = x2 if Z is X else (Z * Z).sum(axis=1)  # (m,)
-    D = x2[:, None] + z2[None, :] - 2.0 * (X @ Z.T)  # (n, m)
-    D = xp.maximum(D, 0.0)
-    if Z is X:
-        idx = xp.arange(X.shape[0])
-        D[idx, idx] = 0.0
-    return D
 
 
 def linear_kernel(X, Z=None):
@@ -68,7 +49,14 @@ def polynomial_kernel(X, Z=None, degree=3, gamma=1.0, coef0=0.0):
 
 
 def rbf_kernel(X, Z=None, gamma=1.0):
-    """``K = exp(-gamma ||x_i - z_j||^2)`` (Gaussian kernel). (n, d), (m, d) -> (n, m)."""
+    """``K = exp(-gamma ||x_i - z_j||^2)`` (Gaussian kernel). (n, d), (m, d) -> (n, m).
+
+    The squared distances come from :func:`mmscratch.distances.squared_euclidean`: the
+    expansion ``||x||^2 + ||z||^2 - 2 x . z`` (one matrix product) after centring on a
+    common offset and in float64 blocks, so float32 data far from the origin keeps its
+    small distances (the plain expansion would cancel them away); the diagonal of
+    ``K(X, X)`` is exactly 1.
+    """
     return backend.xp().exp(-gamma * squared_euclidean(X, Z))
 
 
