@@ -32,6 +32,8 @@ import pytest
 
 from mmscratch import backend, nn
 from mmscratch.features import MFCC, CountVectorizer, TfidfVectorizer, mfcc
+from mmscratch.multimodal import adaptive as adaptive_mod
+from mmscratch.multimodal import crossmodal as crossmodal_mod
 from mmscratch.multimodal import fusion as fusion_mod
 from mmscratch.unsupervised import PCA, KMeans, TruncatedSVD
 
@@ -76,6 +78,14 @@ LAYERS = {
     "MultiHeadAttention": (lambda: nn.MultiHeadAttention(2, 2, seed=0), f(2, 4, 3), 3,
                            "error", "propagate"),
     "MFCCLayer": (mfcc_layer, f(2, 400), 2, "error", "propagate"),
+    "GRU": (lambda: nn.GRU(3, seed=0), f(2, 4, 2), 3, "error", "propagate"),
+    "LayerNormalization": (nn.LayerNormalization, f(2, 3), ">=2", "error", "propagate"),
+    "BatchNormalization": (nn.BatchNormalization, f(2, 3), ">=2", "error", "propagate"),
+    "PositionalEncoding": (nn.PositionalEncoding, f(2, 4, 3), 3, "error", "propagate"),
+    # its Dense sublayers check their input, so NaN is refused with their message
+    "TransformerEncoder": (lambda: nn.TransformerEncoder(2, 2, 4, seed=0), f(2, 4, 3), 3,
+                           "error", "error"),
+    "Tokens": (crossmodal_mod.Tokens, f(2, 4, 3, 2), 4, "error", "propagate"),
 }
 
 FUSIONS = {
@@ -83,13 +93,18 @@ FUSIONS = {
     "LateFusion": fusion_mod.LateFusion,
     "AttentionFusion": lambda: fusion_mod.AttentionFusion(4, seed=0),
     "TensorFusion": fusion_mod.TensorFusion,
+    "GatedFusion": lambda: adaptive_mod.GatedFusion(4, seed=0),
+    "LowRankTensorFusion": lambda: adaptive_mod.LowRankTensorFusion(2, 4, seed=0),
 }
+#: Walked elsewhere: token-sequence fusion takes (N, T, D) per modality, not (N, D);
+#: tests/test_crossmodal.py checks its bad-input messages.
+SEQUENCE_FUSIONS = {"CrossModalAttentionFusion"}
 ABSTRACT = {"FusionLayer"}
 
 
 def test_every_public_layer_is_walked_by_these_tests():
     public = {k for k in nn.LAYER_REGISTRY if not k.startswith("_")} - ABSTRACT
-    missing = sorted(public - set(LAYERS) - set(FUSIONS))
+    missing = sorted(public - set(LAYERS) - set(FUSIONS) - SEQUENCE_FUSIONS)
     assert not missing, f"add {missing} to the tables of tests/test_validation.py"
 
 
@@ -246,10 +261,12 @@ def test_model_entry_points_reject_bad_arguments(xp):
     x, y = f(4, 5).astype(np.float32), np.array([0, 1, 2, 0])
     with pytest.raises(ValueError, match="x has 4 samples but y has 3"):
         model.fit(x, y[:3], verbose=0)
-    with pytest.raises(ValueError, match="epochs must be a positive int"):
+    with pytest.raises(ValueError, match="'epochs' must be an int >= 1, got 0"):
         model.fit(x, y, epochs=0, verbose=0)
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+    with pytest.raises(ValueError, match="'batch_size' must be an int >= 1, got 0"):
         model.fit(x, y, batch_size=0, verbose=0)
+    with pytest.raises(TypeError, match="'epochs' must be an int, got float 2.0"):
+        model.fit(x, y, epochs=2.0, verbose=0)
     nan_x = x.copy()
     nan_x[1, 1] = np.nan
     with pytest.raises(ValueError, match="'x' contains NaN"):
