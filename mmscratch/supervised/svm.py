@@ -399,7 +399,8 @@ class LinearSVC(ClassifierMixin, BaseEstimator):
 
     * ``loss="squared_hinge"`` (default), L(m) = max(0, 1 - m)^2: differentiable, solved
       by Newton's method with conjugate gradients on the generalised Hessian
-      H = I + 2 C X_A^T X_A (A: points with margin < 1) and a backtracking line search
+      H = I + 2 C X_A^T X_A (A: points with margin < 1; Jacobi-preconditioned CG) and a
+      backtracking line search
       (Keerthi & DeCoste 2005; liblinear's primal solver uses the same Newton system
       inside a trust region). Stops when ||grad|| <= tol ||grad at w=0||.
     * ``loss="hinge"``, L(m) = max(0, 1 - m): solved in the dual
@@ -519,24 +520,29 @@ def _newton_squared_hinge(X, Y, C, tol, max_iter):
         if bool(backend.to_numpy((gn <= tol * g0).all())):
             converged = True
             break
-        # Conjugate gradients on H d = -g, every column at once (each its own alpha/beta).
+        # Preconditioned conjugate gradients on H d = -g, every column at once (each its
+        # own alpha/beta), with the Jacobi preconditioner diag(H) = 1 + 2C sum_A x_ij^2
+        # (liblinear's PCG, Hsia et al. 2018).
+        Minv = 1.0 / (1.0 + 2.0 * C * ((X * X).T @ A))  # (p, k)
         D = xp.zeros_like(W)
         R = -g
-        P = R.copy()
-        rr = (R * R).sum(axis=0)
+        Zr = Minv * R
+        P = Zr.copy()
+        rz = (R * Zr).sum(axis=0)
         cg_tol = (xp.minimum(0.1, gn / g0) * gn) ** 2  # forcing term -> superlinear
         for _ in range(max(10, p)):
             HP = P + 2.0 * C * (X.T @ (A * (X @ P)))
             pHp = (P * HP).sum(axis=0)
-            alpha = xp.where(pHp > 0, rr / xp.where(pHp > 0, pHp, 1.0), 0.0)
+            alpha = xp.where(pHp > 0, rz / xp.where(pHp > 0, pHp, 1.0), 0.0)
             D = D + alpha * P
             R = R - alpha * HP
-            rr_new = (R * R).sum(axis=0)
-            if bool(backend.to_numpy((rr_new <= cg_tol).all())):
+            if bool(backend.to_numpy(((R * R).sum(axis=0) <= cg_tol).all())):
                 break
-            beta = xp.where(rr > 0, rr_new / xp.where(rr > 0, rr, 1.0), 0.0)
-            P = R + beta * P
-            rr = rr_new
+            Zr = Minv * R
+            rz_new = (R * Zr).sum(axis=0)
+            beta = xp.where(rz > 0, rz_new / xp.where(rz > 0, rz, 1.0), 0.0)
+            P = Zr + beta * P
+            rz = rz_new
         # Backtracking (Armijo) line search per column.
         step = xp.ones(k)
         gd = (g * D).sum(axis=0)
