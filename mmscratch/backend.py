@@ -447,6 +447,16 @@ def sparse():
     return scipy.sparse
 
 
+def is_sparse(a) -> bool:
+    """True for a sparse matrix or array (``scipy.sparse`` or ``cupyx.scipy.sparse``)."""
+    return hasattr(a, "tocsr") and hasattr(a, "nnz")
+
+
+def name_of_sparse(a) -> str:
+    """``"cupy"`` for a ``cupyx.scipy.sparse`` matrix, ``"numpy"`` for a SciPy one."""
+    return "cupy" if _is_cupy_array(a.data) else "numpy"
+
+
 def scatter_add(target, indices, values):
     """``target[indices] += values`` with repeated indices accumulated (in place).
 

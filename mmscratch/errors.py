@@ -63,7 +63,10 @@ def check_array(x, argument, *, where="", ndim=None, min_ndim=None, shape=None,
     if dtype_kind is not None and x.dtype.kind not in dtype_kind:
         kinds = {"f": "floating", "i": "signed integer", "u": "unsigned integer", "b": "boolean"}
         want = " or ".join(kinds.get(k, k) for k in dtype_kind)
-        raise ValueError(f"{p}argument '{argument}' must have a {want} dtype, got {x.dtype}")
+        # scikit-learn's wording for complex input, so its estimator checks recognise it.
+        extra = " (Complex data not supported)" if x.dtype.kind == "c" else ""
+        raise ValueError(f"{p}argument '{argument}' must have a {want} dtype, "
+                         f"got {x.dtype}{extra}")
     if not allow_empty and x.size == 0:
         raise ValueError(f"{p}argument '{argument}' is empty (shape {tuple(x.shape)})")
     if finite and x.size and not bool(backend.to_numpy(backend.xp().isfinite(x).all())):
@@ -82,6 +85,21 @@ class NotFittedError(ValueError, AttributeError):
 class ConvergenceWarning(UserWarning):
     """An iterative solver stopped before it converged, or found a degenerate answer
     (k-means with fewer distinct points than clusters, SMO at ``max_iter``)."""
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A constructor or function argument has the wrong type or value.
+
+    Both a ``ValueError`` and a ``TypeError``, as scikit-learn's
+    ``InvalidParameterError``: ``except ValueError`` and ``except TypeError`` both catch
+    it, so ``Dense(2.5)`` (a float where a count is meant) is refused whichever one the
+    caller expects.
+    """
+
+
+def _count_phrase(minimum, allow_none):
+    phrase = {1: "a positive int", 0: "a non-negative int"}.get(minimum, f"an int >= {minimum}")
+    return phrase + (" or None" if allow_none else "")
 
 
 def check_count(value, argument, *, where="", minimum=1, allow_none=False):
@@ -109,24 +127,28 @@ def check_count(value, argument, *, where="", minimum=1, allow_none=False):
 
     Raises
     ------
-    TypeError
-        ``value`` is not an integer (a bool, a float, a string...).
-    ValueError
-        ``value`` is an integer below ``minimum``.
+    InvalidParameterError
+        A ``TypeError`` (and ``ValueError``): ``value`` is not an integer (a bool, a
+        float, a string...); or a ``ValueError`` (and ``TypeError``): an integer below
+        ``minimum``. The message names the argument, the rule and the value, e.g.
+        ``Dense(units=2.5): units must be a positive int: argument 'units' must be an
+        int >= 1, got float 2.5 (write 2 ...)``.
     """
     import numbers
 
     if value is None and allow_none:
         return None
-    p = _where(where)
+    p = f"{_where(where)}{argument} must be {_count_phrase(minimum, allow_none)}: "
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         hint = ""
-        if isinstance(value, float) and float(value).is_integer():
+        if isinstance(value, numbers.Real) and not isinstance(value, bool) \
+                and float(value).is_integer():
             hint = f" (write {int(value)} if you meant a count)"
-        raise TypeError(f"{p}argument '{argument}' must be an int, got "
-                        f"{type(value).__name__} {value!r}{hint}")
+        raise InvalidParameterError(f"{p}argument '{argument}' must be an int >= {minimum}, "
+                                    f"got {type(value).__name__} {value!r}{hint}")
     if value < minimum:
-        raise ValueError(f"{p}argument '{argument}' must be an int >= {minimum}, got {value!r}")
+        raise InvalidParameterError(f"{p}argument '{argument}' must be an int >= {minimum}, "
+                                    f"got {value!r}")
     return int(value)
 
 

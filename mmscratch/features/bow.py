@@ -34,6 +34,7 @@ from itertools import chain, repeat
 import numpy as np
 
 from .. import backend
+from ..base import BaseEstimator, TransformerMixin, check_n_features, check_sparse, check_X
 from ..errors import NotFittedError
 from .text import DEFAULT_TOKEN_PATTERN, build_analyzer, check_documents
 
@@ -42,35 +43,21 @@ __all__ = ["CountVectorizer", "TfidfTransformer", "TfidfVectorizer", "NotFittedE
 
 
 # ----------------------------------------------------------------- sparse helpers
-def _is_sparse(X) -> bool:
-    return hasattr(X, "tocsr") and hasattr(X, "nnz")
-
-
 def _module_of_sparse(X):
     """Array module owning a sparse matrix's buffers (numpy for SciPy, cupy for cupyx)."""
     return backend.get_array_module(X.data)
 
 
-def _check_sparse_backend(X, argument: str, where: str):
-    """Refuse a SciPy matrix on the cupy backend (or a cupyx one on the CPU backends)."""
-    on_gpu = backend.get_array_module(X.data) is not np
-    if on_gpu != (backend.name() == "cupy"):
-        kind = "cupyx (GPU)" if on_gpu else "scipy (host)"
-        raise backend.BackendError(
-            f"{where}: argument '{argument}' is a {kind} sparse matrix but the active "
-            f"backend is '{backend.name()}'; mmscratch does not copy between host and "
-            "device silently. Use backend.sparse().csr_matrix(...) of the active backend.")
-    return X
-
-
 def _as_csr(X, argument: str, where: str):
-    """A CSR matrix on the active backend's sparse module, from sparse or dense input."""
-    if _is_sparse(X):
-        return _check_sparse_backend(X, argument, where).tocsr()
-    backend.check_backend(X, argument, where)
-    if X.ndim != 2:
-        raise ValueError(f"{where}: argument '{argument}' must be 2-D (n_samples, n_features), "
-                         f"got shape {tuple(X.shape)}")
+    """A CSR matrix on the active backend's sparse module, from sparse or dense input.
+
+    The same checks as every estimator's data (:func:`mmscratch.base.check_X`): 2-D,
+    non-empty, numeric, no NaN or inf (only the stored values of a sparse matrix are
+    read, so this costs one pass over ``nnz`` values).
+    """
+    if backend.is_sparse(X):
+        return check_sparse(X, where, argument)
+    X = check_X(X, where, argument, host=False)
     if backend.name() == "cupy":
         return backend.sparse().csr_matrix(X)
     return backend.sparse().csr_matrix(backend.to_numpy(X))
@@ -112,7 +99,7 @@ def _check_df(value, name):
 
 
 # ----------------------------------------------------------------- CountVectorizer
-class CountVectorizer:
+class CountVectorizer(BaseEstimator):
     r"""Documents -> matrix of token counts, the bag-of-words model ``X = sum_i w_i e_i``.
 
     Each document becomes one row :math:`X = \sum_i w_i e_i` of a ``(N, V)`` matrix,
@@ -178,14 +165,12 @@ class CountVectorizer:
         self.dtype = dtype
         self.dense = dense
 
-    def get_params(self) -> dict:
-        """Constructor arguments (scikit-learn style)."""
-        keys = ("lowercase", "token_pattern", "stop_words", "ngram_range", "max_df", "min_df",
-                "max_features", "vocabulary", "binary", "dtype", "dense")
-        return {k: getattr(self, k) for k in keys}
-
-    def __repr__(self):
-        return f"{type(self).__name__}()"
+    def __sklearn_tags__(self):
+        # Input is an iterable of str, not a 2-D array (scikit-learn's own vectorizers).
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
 
     # ------------------------------------------------------------ pieces
     def build_analyzer(self):
@@ -402,7 +387,7 @@ class CountVectorizer:
 
 
 # ----------------------------------------------------------------- TF-IDF
-class TfidfTransformer:
+class TfidfTransformer(TransformerMixin, BaseEstimator):
     r"""Count matrix -> TF-IDF matrix: the weights w_i of ``X = sum_i w_i e_i`` become tf-idf.
 
     For term i in a document with count :math:`tf_i` among N documents of which
@@ -434,16 +419,16 @@ class TfidfTransformer:
 
     def __init__(self, *, norm="l2", use_idf=True, smooth_idf=True, sublinear_tf=False,
                  dense=False):
-        if norm not in ("l1", "l2", None):
-            raise ValueError(f"norm must be 'l1', 'l2' or None, got {norm!r}")
         self.norm = norm
         self.use_idf = use_idf
         self.smooth_idf = smooth_idf
         self.sublinear_tf = sublinear_tf
         self.dense = dense
 
-    def __repr__(self):
-        return f"{type(self).__name__}(norm={self.norm!r})"
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     @staticmethod
     def _float_dtype(X):
@@ -451,6 +436,9 @@ class TfidfTransformer:
 
     def fit(self, X, y=None):
         """Learn ``idf_`` from a ``(N, V)`` count matrix. Returns self."""
+        if self.norm not in ("l1", "l2", None):
+            raise ValueError(f"TfidfTransformer.fit: norm must be 'l1', 'l2' or None, "
+                             f"got {self.norm!r}")
         X = _as_csr(X, "X", "TfidfTransformer.fit")
         self.n_features_in_ = X.shape[1]
         if self.use_idf:
@@ -468,12 +456,9 @@ class TfidfTransformer:
 
     def transform(self, X, copy=True):
         """``(N, V)`` counts -> ``(N, V)`` tf-idf (CSR, or dense with ``dense=True``)."""
-        if not hasattr(self, "n_features_in_"):
-            raise NotFittedError("This TfidfTransformer is not fitted yet: call fit first.")
+        self._check_is_fitted("n_features_in_")
         X = _as_csr(X, "X", "TfidfTransformer.transform")
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"TfidfTransformer.transform: X has {X.shape[1]} features, but "
-                             f"the transformer was fitted with {self.n_features_in_}")
+        check_n_features(self, X, "TfidfTransformer.transform")
         # astype copies, so the caller's X is never modified (``copy`` is accepted for
         # scikit-learn compatibility only).
         X = X.astype(self._float_dtype(X))
@@ -530,24 +515,20 @@ class TfidfVectorizer(CountVectorizer):
         self.use_idf = use_idf
         self.smooth_idf = smooth_idf
         self.sublinear_tf = sublinear_tf
-        self._tfidf = self._make_transformer()
 
     def _make_transformer(self):
         return TfidfTransformer(norm=self.norm, use_idf=self.use_idf,
                                 smooth_idf=self.smooth_idf, sublinear_tf=self.sublinear_tf)
 
-    def get_params(self) -> dict:
-        params = super().get_params()
-        params.update(norm=self.norm, use_idf=self.use_idf, smooth_idf=self.smooth_idf,
-                      sublinear_tf=self.sublinear_tf)
-        return params
-
     @property
     def idf_(self):
         """Inverse document frequencies, ``(V,)``, on the active backend."""
-        if not hasattr(self._tfidf, "n_features_in_"):
-            raise NotFittedError("This TfidfVectorizer is not fitted yet: call fit first.")
+        self._check_tfidf_fitted()
         return self._tfidf.idf_
+
+    def _check_tfidf_fitted(self):
+        if not hasattr(getattr(self, "_tfidf", None), "n_features_in_"):
+            raise NotFittedError("This TfidfVectorizer is not fitted yet: call fit first.")
 
     def fit(self, raw_documents, y=None):
         """Learn vocabulary and idf. Returns self."""
@@ -564,8 +545,7 @@ class TfidfVectorizer(CountVectorizer):
     def transform(self, raw_documents):
         """``(N, V)`` tf-idf of new documents with the fitted vocabulary and idf."""
         self._check_fitted()
-        if not hasattr(self._tfidf, "n_features_in_"):
-            raise NotFittedError("This TfidfVectorizer is not fitted yet: call fit first.")
+        self._check_tfidf_fitted()
         doc_ids, term_ids, n_docs, vocab = self._tokens_to_ids(raw_documents, self.vocabulary_)
         counts = self._finish(doc_ids, term_ids, n_docs, len(vocab))
         return self._out(self._tfidf.transform(counts, copy=False))

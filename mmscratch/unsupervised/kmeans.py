@@ -15,14 +15,14 @@ Chapter: chapters/03-3-tasks.md.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 
 import numpy as np
 
 from .. import backend
+from ..base import BaseEstimator, ClusterMixin, TransformerMixin, check_n_features
 from ..distances import euclidean, nearest, squared_euclidean
-from ..errors import ConvergenceWarning
+from ..errors import ConvergenceWarning, check_count, check_real
 from ._common import check_data, host_rng
 
 __all__ = ["KMeans", "ConvergenceWarning", "kmeans_plusplus"]
@@ -138,7 +138,7 @@ def _is_same_clustering(a, b, k):
     return bool(backend.to_numpy(((table > 0).sum(axis=1) <= 1).all()))
 
 
-class KMeans:
+class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
     """k-means clustering: k-means++ seeding and Lloyd iterations (scikit-learn's ``KMeans``).
 
     Minimises the document's objective (the inertia)
@@ -201,30 +201,15 @@ class KMeans:
         self.tol = tol
         self.random_state = random_state
 
-    def get_config(self):
-        """Constructor arguments (``type(self)(**self.get_config())`` rebuilds it unfitted)."""
-        return {"n_clusters": self.n_clusters, "init": self.init, "n_init": self.n_init,
-                "max_iter": self.max_iter, "tol": self.tol, "random_state": self.random_state}
-
-    def __repr__(self):
-        return f"KMeans(n_clusters={self.n_clusters!r}, n_init={self.n_init!r})"
-
-    def _where(self):
-        return f"KMeans(n_clusters={self.n_clusters!r})"
-
     # --------------------------------------------------------------- checking
     def _check_params(self, X):
         where = self._where()
         n, d = X.shape
-        k = self.n_clusters
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"{where}: n_clusters must be a positive int, got {k!r}")
+        k = check_count(self.n_clusters, "n_clusters", where=where)
         if n < k:
             raise ValueError(f"{where}: n_samples={n} should be >= n_clusters={k}")
-        if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
-            raise ValueError(f"{where}: max_iter must be a positive int, got {self.max_iter!r}")
-        if not isinstance(self.tol, numbers.Real) or self.tol < 0:
-            raise ValueError(f"{where}: tol must be a float >= 0, got {self.tol!r}")
+        check_count(self.max_iter, "max_iter", where=where)
+        check_real(self.tol, "tol", where=where, low=0)
         init = self.init
         if isinstance(init, str):
             if init not in ("k-means++", "random"):
@@ -239,10 +224,9 @@ class KMeans:
                                  f"got {tuple(init.shape)}")
             init = init.astype(X.dtype)
         n_init = self.n_init
-        if n_init == "auto":
+        if isinstance(n_init, str) and n_init == "auto":
             n_init = 10 if isinstance(init, str) and init == "random" else 1
-        if isinstance(n_init, bool) or not isinstance(n_init, numbers.Integral) or n_init < 1:
-            raise ValueError(f"{where}: n_init must be a positive int or 'auto', got {n_init!r}")
+        n_init = check_count(n_init, "n_init", where=where)
         if not isinstance(init, str) and n_init != 1:
             warnings.warn(f"{where}: explicit initial centres passed; performing only one "
                           f"init instead of n_init={n_init}.", RuntimeWarning, stacklevel=3)
@@ -298,13 +282,9 @@ class KMeans:
         return self.fit(X).labels_
 
     def _checked(self, X):
-        if not hasattr(self, "cluster_centers_"):
-            raise ValueError(f"{self._where()}: call fit before predict/transform")
+        self._check_is_fitted("cluster_centers_")
         X = check_data(X, self._where())
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"{self._where()}: X has {X.shape[1]} features but KMeans was "
-                             f"fitted with {self.n_features_in_}")
-        return X
+        return check_n_features(self, X)
 
     def predict(self, X):
         """Index of the nearest centre for every row of ``X (n, d)`` -> (n,)."""

@@ -30,15 +30,13 @@ import numbers
 import numpy as np
 
 from .. import backend
+from ..base import BaseEstimator, TransformerMixin, check_n_features, check_sparse
+from ..errors import check_count
 from ._common import check_data
 
 __all__ = ["TruncatedSVD"]
 
 _NORMALIZERS = ("auto", "QR", "none")
-
-
-def _is_sparse(X) -> bool:
-    return hasattr(X, "tocsr") and hasattr(X, "nnz")
 
 
 def _flip_rows(U, Vt, m):
@@ -59,7 +57,7 @@ def _host_random_state(random_state):
                      f"got {type(random_state).__name__}")
 
 
-class TruncatedSVD:
+class TruncatedSVD(TransformerMixin, BaseEstimator):
     r"""LSA: the k-term truncated SVD ``X ~ U_k S_k V_k^T`` of a sparse or dense matrix.
 
     Parameters (scikit-learn names and defaults)
@@ -105,26 +103,17 @@ class TruncatedSVD:
         self.power_iteration_normalizer = power_iteration_normalizer
         self.random_state = random_state
 
-    def __repr__(self):
-        return f"TruncatedSVD(n_components={self.n_components})"
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     # ------------------------------------------------------------ input
     def _prepare(self, X, where):
         """Return (X, m): X checked, and the array module its buffers live in."""
-        if _is_sparse(X):
+        if backend.is_sparse(X):
+            X = check_sparse(X, where)
             m = backend.get_array_module(X.data)
-            if (m is not np) != (backend.name() == "cupy"):
-                raise backend.BackendError(
-                    f"{where}: X is a sparse matrix of another backend than the active "
-                    f"'{backend.name()}' one; build it with backend.sparse() of this backend.")
-            X = X.tocsr()
-            if X.shape[0] == 0 or X.shape[1] == 0:
-                raise ValueError(f"{where}: argument 'X' is empty (shape {tuple(X.shape)})")
-            if X.dtype.kind not in "fiub":
-                raise ValueError(f"{where}: argument 'X' must have a numeric dtype, "
-                                 f"got {X.dtype}")
-            if not backend.to_numpy(m.isfinite(X.data).all()):
-                raise ValueError(f"{where}: argument 'X' contains NaN or inf")
             if X.dtype.kind != "f":
                 X = X.astype(np.float64)
             return X, m
@@ -175,20 +164,19 @@ class TruncatedSVD:
                              f"{_NORMALIZERS}, got {self.power_iteration_normalizer!r}")
         X, m = self._prepare(X, where)
         n_samples, n_features = X.shape
-        k = self.n_components
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not \
-                1 <= k <= n_features:
+        k = check_count(self.n_components, "n_components", where=where)
+        if k > n_features:
             raise ValueError(f"{where}: n_components must be an int in [1, n_features="
                              f"{n_features}], got {k!r}")
         if n_features < 2:
-            raise ValueError(f"{where}: X needs at least 2 features, got {n_features}")
-        n_iter = int(self.n_iter)
+            raise ValueError(f"{where}: X needs at least 2 features, got n_features={n_features}")
+        n_iter = check_count(self.n_iter, "n_iter", where=where, minimum=0)
         normalizer = self.power_iteration_normalizer
         if normalizer == "auto":
             normalizer = "none" if n_iter <= 2 else "QR"
         rng = _host_random_state(self.random_state)
         dtype = np.float32 if X.dtype == np.float32 else np.float64
-        size = k + int(self.n_oversamples)
+        size = k + check_count(self.n_oversamples, "n_oversamples", where=where, minimum=0)
 
         # scikit-learn's transpose="auto": work on X^T when there are more columns
         # than rows (cheaper range finder); the factors swap back at the end.
@@ -219,7 +207,7 @@ class TruncatedSVD:
     @staticmethod
     def _total_variance(X, m):
         """Sum of the column variances of X (without densifying a sparse X)."""
-        if not _is_sparse(X):
+        if not backend.is_sparse(X):
             return m.var(X, axis=0).sum()
         n = X.shape[0]
         mean = m.bincount(X.indices, weights=X.data, minlength=X.shape[1]) / n
@@ -236,18 +224,14 @@ class TruncatedSVD:
 
     def transform(self, X):
         """Project ``X (N, V)`` on the components: ``z = X V_k``, shape ``(N, k)``."""
-        if not hasattr(self, "components_"):
-            raise ValueError("This TruncatedSVD is not fitted yet: call fit first.")
+        self._check_is_fitted("components_")
         X, m = self._prepare(X, "TruncatedSVD.transform")
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"TruncatedSVD.transform: X has {X.shape[1]} features, but the "
-                             f"model was fitted with {self.n_features_in_}")
+        check_n_features(self, X, "TruncatedSVD.transform")
         comps = self._to(self.components_, m)
         return self._from(m.asarray(X @ comps.T), m)
 
     def inverse_transform(self, Z):
         """Back to feature space: ``X_hat = z V_k^T``, ``(N, k) -> (N, V)`` (dense)."""
-        if not hasattr(self, "components_"):
-            raise ValueError("This TruncatedSVD is not fitted yet: call fit first.")
+        self._check_is_fitted("components_")
         backend.check_backend(Z, "Z", "TruncatedSVD.inverse_transform")
         return Z @ self.components_

@@ -18,6 +18,8 @@ import numbers
 import numpy as np
 
 from .. import backend
+from ..base import BaseEstimator, TransformerMixin, check_n_features
+from ..errors import InvalidParameterError, check_count
 from ._common import check_data
 
 __all__ = ["PCA", "svd_flip_rows"]
@@ -52,7 +54,7 @@ def svd_flip_rows(U, Vt):
     return U, Vt
 
 
-class PCA:
+class PCA(TransformerMixin, BaseEstimator):
     """Principal component analysis (scikit-learn's ``PCA`` for dense data).
 
     Centres the data, factorises it with an SVD and keeps the ``k`` directions of
@@ -119,19 +121,7 @@ class PCA:
         self.n_oversamples = n_oversamples
         self.random_state = random_state
 
-    def get_config(self):
-        """Constructor arguments (``type(self)(**self.get_config())`` rebuilds it unfitted)."""
-        return {"n_components": self.n_components, "whiten": self.whiten,
-                "svd_solver": self.svd_solver, "iterated_power": self.iterated_power,
-                "n_oversamples": self.n_oversamples, "random_state": self.random_state}
-
-    def __repr__(self):
-        return f"PCA(n_components={self.n_components!r}, svd_solver={self.svd_solver!r})"
-
     # ------------------------------------------------------------------ fitting
-    def _where(self):
-        return f"PCA(n_components={self.n_components!r})"
-
     def _resolve(self, n_samples, n_features):
         """Check n_components and pick the solver; returns (k or fraction, solver)."""
         where = self._where()
@@ -145,19 +135,24 @@ class PCA:
         k = self.n_components
         if k is None:
             k = limit
-        elif isinstance(k, bool) or not isinstance(k, numbers.Real):
-            raise ValueError(f"{where}: n_components must be an int, a float in (0, 1) or "
-                             f"None, got {k!r}")
-        elif isinstance(k, numbers.Integral) or (float(k) >= 1 and float(k).is_integer()):
-            k = int(k)
+        elif isinstance(k, numbers.Real) and not isinstance(k, (bool, numbers.Integral)):
+            # A float is a fraction of the variance (scikit-learn's rule); 3.0 is not a count.
+            if not 0 < float(k) < 1:
+                hint = (f" (write {int(k)} for {int(k)} components)"
+                        if float(k).is_integer() else "")
+                raise InvalidParameterError(
+                    f"{where}: a float n_components is a fraction of the variance and must "
+                    f"lie in (0, 1), got {k!r}{hint}")
+        else:
+            k = check_count(k, "n_components", where=where, minimum=0)
             if not 1 <= k <= limit:
                 raise ValueError(
                     f"{where}: n_components={k} must be between 1 and "
                     f"min(n_samples, n_features)={limit} (X has shape "
                     f"({n_samples}, {n_features}))")
-        elif not 0 < float(k) < 1:
-            raise ValueError(f"{where}: a float n_components is a fraction of the variance "
-                             f"and must lie in (0, 1), got {k!r}")
+        check_count(self.n_oversamples, "n_oversamples", where=where, minimum=0)
+        if self.iterated_power != "auto":
+            check_count(self.iterated_power, "iterated_power", where=where, minimum=0)
         solver = self.svd_solver
         if solver == "auto":
             if n_features <= 1000 and n_samples >= 10 * n_features:
@@ -245,8 +240,7 @@ class PCA:
 
     # --------------------------------------------------------------- projecting
     def _check_fitted(self):
-        if not hasattr(self, "components_"):
-            raise ValueError(f"{self._where()}: call fit before transform/inverse_transform")
+        self._check_is_fitted("components_")
 
     def _project(self, X):
         # (X - mean) W^T, not X W^T - mean W^T: the difference of two large products
@@ -264,9 +258,7 @@ class PCA:
         """Project ``X (n, d)`` onto the principal axes: ``(X - mean_) components_^T`` -> (n, k)."""
         self._check_fitted()
         X = check_data(X, self._where())
-        if X.shape[1] != self.components_.shape[1]:
-            raise ValueError(f"{self._where()}: X has {X.shape[1]} features but PCA was fitted "
-                             f"with {self.components_.shape[1]}")
+        check_n_features(self, X)
         return self._project(X)
 
     def inverse_transform(self, Z):
