@@ -1,18 +1,25 @@
 """Command line: ``python -m mmscratch train`` and ``python -m mmscratch evaluate``.
 
     python -m mmscratch train --data digits --fusion attention --epochs 10 --out runs/digits
-    python -m mmscratch evaluate --model runs/digits/model.npz
+    python -m mmscratch evaluate --model runs/digits
 
 ``train`` fits the multimodal classifier (one branch per modality, the chosen
-fusion, the document's head), prints per-epoch train/validation accuracy and the
-final test accuracy, and writes ``metrics.json``, ``model.npz`` and plots to --out.
-``evaluate`` reloads ``model.npz``, rebuilds the same test set from the run's
+fusion, the document's head) on the training data minus a seeded, stratified
+validation part, prints per-epoch train/validation accuracy, touches the test set
+once at the end, and writes ``metrics.json``, ``model.npz`` and plots to --out.
+``evaluate`` takes the run folder (or its ``model.npz``), checks that the model is
+the one its ``metrics.json`` describes, rebuilds the same test set from the run's
 settings and reports the same accuracy.
+
+The installed ``mmscratch`` command and ``python -m mmscratch`` both run :func:`cli`:
+a bad option, a missing or damaged file or an unusable backend is one ``error:``
+line naming the file (``MMSCRATCH_TRACEBACK=1`` shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -24,31 +31,99 @@ import numpy as np
 from . import backend
 
 
+def _positive_int(text):
+    """argparse type: an int >= 1 (checked before any data is loaded)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _fraction(low_open=False):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (0 < value < 1 if low_open else 0 <= value < 1):
+            raise argparse.ArgumentTypeError(
+                f"expected a number in {'(0' if low_open else '[0'}, 1), got {value}")
+        return value
+    return parse
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
+    return value
+
+
+_DATA_HELP = ("Data folder (real data sets only; 'digits' is embedded): --data-dir, else "
+              "$MMSCRATCH_DATA, else ~/.cache/mmscratch. Backend: --backend, else "
+              "$MMSCRATCH_BACKEND, else numpy.")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: X)" for every option that has a real default (not None/False)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _parser():
-    p = argparse.ArgumentParser(prog="python -m mmscratch",
-                                description="multimodal learning from scratch")
+    fmt = _HelpFormatter
+    p = argparse.ArgumentParser(prog="python -m mmscratch", formatter_class=fmt,
+                                description="multimodal learning from scratch",
+                                epilog=_DATA_HELP)
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train the multimodal classifier")
-    t.add_argument("--data", default="digits", choices=["digits", "avmnist"])
-    t.add_argument("--data-dir", default=None, help="folder with mnist/ and fsdd/ (avmnist)")
+    t = sub.add_parser("train", help="train the multimodal classifier", formatter_class=fmt,
+                       epilog=_DATA_HELP)
+    t.add_argument("--data", default="digits", choices=["digits", "avmnist"],
+                   help="data set: 'digits' is embedded, 'avmnist' needs MNIST and FSDD")
+    t.add_argument("--data-dir", default=None,
+                   help="folder with mnist/ and fsdd/ (avmnist); default $MMSCRATCH_DATA, "
+                        "else ~/.cache/mmscratch")
     t.add_argument("--fusion", default="attention", choices=["early", "late", "attention",
-                                                              "tensor"])
+                                                              "tensor"],
+                   help="how the modalities are combined (ignored for one modality)")
     t.add_argument("--modalities", default=None,
                    help="comma-separated subset of image,audio,text (default: all the data has)")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--modality-dropout", type=float, default=0.2)
+    t.add_argument("--epochs", type=_positive_int, default=10, help="training epochs (>= 1)")
+    t.add_argument("--batch-size", type=_positive_int, default=32, help="mini-batch size")
+    t.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
+    t.add_argument("--modality-dropout", type=_fraction(), default=0.2,
+                   help="probability of hiding each modality of a training sample")
+    t.add_argument("--validation-split", type=_fraction(low_open=True), default=0.1,
+                   help="fraction of the training data held out (seeded, stratified) for "
+                        "the per-epoch validation accuracy; the test set is used once, "
+                        "at the end")
     t.add_argument("--audio-branch", default="cnn", choices=["cnn", "lstm"],
                    help="CNN over the MFCC matrix or LSTM over its frames")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--backend", default=None, choices=["numpy", "cupy", "strict"])
-    t.add_argument("--out", default="runs/latest")
+    t.add_argument("--seed", type=int, default=0, help="seed of the split, weights, shuffling")
+    t.add_argument("--backend", default=None, choices=["numpy", "cupy", "strict"],
+                   help="array backend (default: $MMSCRATCH_BACKEND, else numpy)")
+    t.add_argument("--out", default="runs/latest",
+                   help="run folder for metrics.json, model.npz and plots (created; files "
+                        "in it are replaced)")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
-    e = sub.add_parser("evaluate", help="re-run the test set of a saved model")
-    e.add_argument("--model", required=True, help="path to model.npz written by train")
-    e.add_argument("--data-dir", default=None)
-    e.add_argument("--backend", default=None, choices=["numpy", "cupy", "strict"])
+    e = sub.add_parser("evaluate", help="re-run the test set of a saved run", formatter_class=fmt,
+                       epilog=_DATA_HELP)
+    e.add_argument("--model", required=True,
+                   help="run folder written by train (or its model.npz); its metrics.json "
+                        "must be beside the model")
+    e.add_argument("--data-dir", default=None,
+                   help="default $MMSCRATCH_DATA, else ~/.cache/mmscratch")
+    e.add_argument("--backend", default=None, choices=["numpy", "cupy", "strict"],
+                   help="array backend (default: $MMSCRATCH_BACKEND, else numpy)")
     return p
 
 
@@ -68,47 +143,117 @@ def _accuracy(model, x, y):
     return float((pred == y).mean()), pred
 
 
+def _parse_modalities(text):
+    """``"image, audio"`` -> ``["image", "audio"]`` (spaces and empty items ignored)."""
+    items = [m.strip() for m in text.split(",")]
+    return [m for m in items if m]
+
+
+def validation_split(y, fraction, seed):
+    """Seeded, stratified hold-out: indices ``(train_idx, val_idx)`` into ``y (n,)``.
+
+    Every class keeps ``round(fraction * n_c)`` of its ``n_c`` samples for validation
+    (at least one when it has two or more), drawn by a host Generator seeded with
+    ``seed`` (scikit-learn's ``train_test_split(..., stratify=y)`` in spirit). Both
+    index arrays are sorted.
+    """
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))
+    order = order[np.argsort(y[order], kind="stable")]  # grouped by class, shuffled within
+    classes, starts, counts = np.unique(y[order], return_index=True, return_counts=True)
+    n_val = np.where(counts >= 2, np.maximum(1, np.rint(fraction * counts)), 0).astype(int)
+    n_val = np.minimum(n_val, counts - 1)  # every class keeps a training sample
+    rank = np.arange(len(y)) - np.repeat(starts, counts)  # position within its class
+    is_val = rank < np.repeat(n_val, counts)
+    return np.sort(order[~is_val]), np.sort(order[is_val])
+
+
+def _prepare_out(out):
+    """Create the run folder and check its files can be written, before any work."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a folder; choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+    for name in ("model.npz", "metrics.json", "history.png", "confusion_matrix.png",
+                 "attention.png"):
+        target = out / name
+        if target.is_dir():
+            raise ValueError(f"{target}: is a folder; train writes a file there")
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"--out {out}: folder is not writable")
+    return out
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def train(args):
     from . import nn
     from .multimodal import build_model
 
     t0 = time.time()
+    out = _prepare_out(args.out)
+    backend.xp()  # an unusable $MMSCRATCH_BACKEND fails here, before loading data
     data = _load_data(args.data, args.data_dir, args.seed)
     available = [m for m in ("image", "audio", "text") if m in data["train"]]
-    modalities = args.modalities.split(",") if args.modalities else available
+    modalities = _parse_modalities(args.modalities) if args.modalities else available
     missing = [m for m in modalities if m not in available]
-    if missing:
+    if missing or not modalities:
         raise SystemExit(f"error: data set {args.data!r} has no modality {missing}; "
                          f"it has {available}")
-    xtr, ytr = _split(data["train"], modalities)
+    xall, yall = _split(data["train"], modalities)
+    tr, va = validation_split(yall, args.validation_split, args.seed)
+    xtr, ytr = {m: x[tr] for m, x in xall.items()}, yall[tr]
+    xva, yva = {m: x[va] for m, x in xall.items()}, yall[va]
     xte, yte = _split(data["test"], modalities)
     shapes = {m: tuple(xtr[m].shape[1:]) for m in modalities}
-    n_classes = int(max(ytr.max(), yte.max()) + 1)
-    model = build_model(shapes, modalities, args.fusion, num_classes=n_classes,
+    n_classes = int(max(yall.max(), yte.max()) + 1)
+    # One modality has nothing to fuse: build the plain one-branch model (concatenating
+    # one feature vector is the identity) and say so, whatever --fusion says.
+    fusion = args.fusion if len(modalities) > 1 else "early"
+    described = (f"{args.fusion} fusion of {modalities}" if len(modalities) > 1
+                 else f"the {modalities[0]} branch alone (one modality: no fusion)")
+    model = build_model(shapes, modalities, fusion, num_classes=n_classes,
                         modality_dropout=args.modality_dropout if len(modalities) > 1 else 0.0,
                         seed=args.seed, audio_branch=args.audio_branch)
     model.compile(nn.Adam(args.lr), nn.SoftmaxCrossEntropy(), metrics=["accuracy"])
-    print(f"training {args.fusion} fusion of {modalities} on {args.data} "
-          f"({len(ytr)} train / {len(yte)} test) with backend {backend.name()}", flush=True)
+    print(f"training {described} on {args.data} ({len(ytr)} train / {len(yva)} validation / "
+          f"{len(yte)} test) with backend {backend.name()}", flush=True)
     history = model.fit(xtr, ytr, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_data=(xte, yte), seed=args.seed, verbose=not args.quiet)
+                        validation_data=(xva, yva), seed=args.seed, verbose=not args.quiet)
     for i in range(args.epochs):
         print(f"epoch {i + 1}: train accuracy {history['accuracy'][i]:.4f}, "
               f"validation accuracy {history['val_accuracy'][i]:.4f}", flush=True)
+    # The test set, once, after every training decision.
     test_acc, pred = _accuracy(model, xte, yte)
     unimodal = {}
     if len(modalities) > 1:
         for m in modalities:
             unimodal[m] = _accuracy(model, {m: xte[m]}, yte)[0]
     seconds = time.time() - t0
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.npz")
     metrics = {"test_accuracy": test_acc, "unimodal": unimodal, "epochs": args.epochs,
-               "seconds": seconds, "data": args.data, "fusion": args.fusion,
+               "seconds": seconds, "data": args.data,
+               "fusion": args.fusion if len(modalities) > 1 else None,
                "modalities": modalities, "seed": args.seed, "backend": backend.name(),
+               "validation_split": args.validation_split,
+               "splits": {"train": int(len(ytr)), "validation": int(len(yva)),
+                          "test": int(len(yte))},
+               "validation_accuracy": history["val_accuracy"][-1],
                "history": history,
-               "notes": "unimodal = this model evaluated with only that modality present"}
+               "model_sha256": _sha256(out / "model.npz"),
+               "notes": "validation = a seeded stratified part of the training data; "
+                        "unimodal = this model evaluated on the test set with only that "
+                        "modality present"}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     _plots(model, history, yte, pred, modalities, xte, out)
     print(f"test accuracy: {test_acc:.4f}")
@@ -130,22 +275,62 @@ def _plots(model, history, yte, pred, modalities, xte, out):
     labels = list(range(int(yte.max()) + 1))
     plots.plot_confusion_matrix(confusion_matrix(yte, pred, labels=labels),
                                 out / "confusion_matrix.png", labels=labels)
-    if isinstance(model.fusion, AttentionFusion):
+    if isinstance(model.fusion, AttentionFusion) and len(modalities) > 1:
         model.predict(xte, batch_size=len(yte))
         weights = backend.to_numpy(model.fusion.last_attention).mean(axis=0)
         plots.plot_attention(weights, modalities, out / "attention.png")
 
 
+_RUN_KEYS = ("data", "seed", "modalities", "test_accuracy")
+
+
+def _read_run(metrics_path):
+    """``metrics.json`` of a run as a dict; ValueError naming the file if unusable."""
+    try:
+        run = json.loads(metrics_path.read_text())
+    except OSError as exc:
+        raise ValueError(f"{metrics_path}: cannot read ({exc.strerror})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{metrics_path}: damaged metrics.json, not valid JSON ({exc})") \
+            from None
+    if not isinstance(run, dict):
+        raise ValueError(f"{metrics_path}: damaged metrics.json (expected an object, "
+                         f"got {type(run).__name__})")
+    lost = [k for k in _RUN_KEYS if k not in run]
+    if lost:
+        raise ValueError(f"{metrics_path}: metrics.json lacks {lost}; was it written by "
+                         "'mmscratch train'?")
+    return run
+
+
 def evaluate(args):
+    from .errors import DataError
     from .nn.model import load_model
 
     path = Path(args.model)
+    if path.is_dir():
+        path = path / "model.npz"
     metrics_path = path.with_name("metrics.json")
-    if not metrics_path.exists():
-        raise SystemExit(f"error: {metrics_path} not found; evaluate needs the metrics.json "
-                         "that train wrote next to the model")
-    run = json.loads(metrics_path.read_text())
-    model = load_model(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: model file not found; give the run folder that train "
+                         "wrote (default runs/latest) or its model.npz")
+    if not metrics_path.is_file():
+        raise ValueError(f"{metrics_path} not found; evaluate needs the metrics.json that "
+                         "train wrote next to the model")
+    run = _read_run(metrics_path)
+    recorded = run.get("model_sha256")
+    if recorded is not None and recorded != _sha256(path):
+        raise ValueError(f"{path}: this model.npz does not belong to {metrics_path} (its "
+                         "SHA-256 differs from the one train recorded); it was replaced "
+                         "or modified after that run")
+    backend.xp()  # an unusable $MMSCRATCH_BACKEND fails here, before loading data
+    try:
+        model = load_model(path)
+    except DataError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: cannot rebuild the model ({type(exc).__name__}: {exc})") \
+            from None
     data = _load_data(run["data"], args.data_dir, run["seed"])
     xte, yte = _split(data["test"], run["modalities"])
     acc, _ = _accuracy(model, xte, yte)
@@ -154,18 +339,33 @@ def evaluate(args):
 
 
 def main(argv=None):
+    """Parse ``argv`` and run the command; returns its result (metrics dict or accuracy).
+
+    Errors propagate as exceptions (for tests and scripts); :func:`cli` turns them
+    into one ``error:`` line.
+    """
     args = _parser().parse_args(argv)
     if args.backend:
         backend.use(args.backend)
     return train(args) if args.command == "train" else evaluate(args)
 
 
-if __name__ == "__main__":
+def cli(argv=None):
+    """Entry point of ``python -m mmscratch`` and of the installed ``mmscratch`` command.
+
+    Runs :func:`main`; a user's error (bad option value, missing or damaged file,
+    unusable backend, unwritable output) becomes one ``error: ...`` line on stderr and
+    exit status 1 instead of a traceback (set ``MMSCRATCH_TRACEBACK=1`` to see it).
+    Returns 0 on success, as console scripts expect.
+    """
     try:
-        main(sys.argv[1:])
-    except (ValueError, backend.BackendError) as exc:  # DataError is a ValueError
-        # A missing file or a bad option is the user's to fix: one line, not a traceback
-        # (set MMSCRATCH_TRACEBACK=1 to see where it came from).
+        main(sys.argv[1:] if argv is None else argv)
+    except (ValueError, OSError, backend.BackendError) as exc:  # DataError is a ValueError
         if os.environ.get("MMSCRATCH_TRACEBACK"):
             raise
         sys.exit(f"error: {exc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

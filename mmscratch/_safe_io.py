@@ -26,12 +26,26 @@ import numpy as np
 
 from .errors import DataError
 
-__all__ = ["read_exactly", "read_npz", "read_wav", "CHUNK"]
+__all__ = ["read_exactly", "read_npz", "read_wav", "CHUNK", "new_file_mode"]
 
 #: Read granularity for untrusted streams (bytes).
 CHUNK = 1 << 20
 #: Deflate cannot expand more than ~1032:1; a larger claimed ratio is a zip bomb.
 _MAX_RATIO = 1100
+
+
+def new_file_mode():
+    """Permission bits a plain ``open(path, "w")`` would give: ``0o666 & ~umask``.
+
+    ``tempfile.mkstemp`` creates its file with mode 0600 (private), so a file written
+    atomically through it and renamed into place would end up unreadable by others,
+    unlike every other file written beside it. Writers chmod the temporary file to
+    this mode before the rename. (Reading the umask means setting it and restoring it
+    at once; there is no read-only call.)
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def read_exactly(f, n, path, what="payload"):

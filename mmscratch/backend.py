@@ -280,6 +280,8 @@ _strict_module = _StrictModule(np)
 class _State:
     name = "numpy"
     module = np
+    #: Why the start-up backend from $MMSCRATCH_BACKEND is unusable (module is None then).
+    pending_error = ""
 
 
 _state = _State()
@@ -326,8 +328,15 @@ class use:  # noqa: N801 - a function-like switch that is also a context manager
 
 
 def xp():
-    """The active array module (``numpy``, ``cupy`` or the strict NumPy wrapper)."""
-    return _state.module
+    """The active array module (``numpy``, ``cupy`` or the strict NumPy wrapper).
+
+    Raises :class:`BackendError` when ``$MMSCRATCH_BACKEND`` asked at import time for
+    a backend that cannot be used here (``import mmscratch`` itself still works).
+    """
+    module = _state.module
+    if module is None:
+        raise BackendError(_state.pending_error)
+    return module
 
 
 def name() -> str:
@@ -383,7 +392,7 @@ def asarray(a, dtype=None):
         return np.asarray(host, dtype=dtype)
     if _state.name == "strict":
         return StrictArray(np.asarray(_unwrap(host), dtype=dtype))
-    return _cupy.asarray(host, dtype=dtype)
+    return xp().asarray(host, dtype=dtype)  # xp() raises if cupy was requested but is missing
 
 
 def check_backend(a, argument: str, where: str = ""):
@@ -431,7 +440,7 @@ def default_rng(seed=None):
     seeded model starts identical on both backends.
     """
     if _state.name == "cupy":
-        return _cupy.random.default_rng(seed)
+        return xp().random.default_rng(seed)
     rng = np.random.default_rng(seed)
     return _StrictObject(rng) if _state.name == "strict" else rng
 
@@ -439,6 +448,7 @@ def default_rng(seed=None):
 def sparse():
     """``scipy.sparse`` on the CPU backends, ``cupyx.scipy.sparse`` on CuPy."""
     if _state.name == "cupy":
+        xp()  # raises if cupy was requested but is missing
         import cupyx.scipy.sparse as cusparse  # noqa: PLC0415
 
         return cusparse
@@ -472,14 +482,28 @@ def scatter_add(target, indices, values):
 def synchronize():
     """Wait for queued GPU work (a no-op on the CPU); use before reading a timer."""
     if _state.name == "cupy":
-        _cupy.cuda.runtime.deviceSynchronize()  # exists in every CuPy release
+        xp().cuda.runtime.deviceSynchronize()  # exists in every CuPy release
 
 
 def _initial():
+    """Start-up backend from ``$MMSCRATCH_BACKEND``.
+
+    A bad value or a missing CuPy must not break ``import mmscratch`` (a user could
+    not even reach ``--backend numpy`` or read the docs): the error is kept and raised
+    as one :class:`BackendError` line at the first use, ``xp()``; ``use(...)``
+    replaces it.
+    """
     requested = os.environ.get(MMSCRATCH_BACKEND, "numpy").strip().lower() or "numpy"
     if requested not in _BACKENDS:
-        raise ValueError(f"{MMSCRATCH_BACKEND} must be one of {_BACKENDS}, got {requested!r}")
-    use(requested)
+        error = (f"{MMSCRATCH_BACKEND}={requested!r} is not a backend; use one of "
+                 f"{_BACKENDS} (or unset it)")
+    else:
+        try:
+            use(requested)
+            return
+        except BackendError as exc:
+            error = f"{MMSCRATCH_BACKEND}={requested}: {exc}"
+    _state.name, _state.module, _state.pending_error = requested, None, error
 
 
 _initial()

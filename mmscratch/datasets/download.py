@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
+from .._safe_io import new_file_mode
 from ..errors import DataError
 from ._paths import data_dir as _data_dir
 
@@ -104,6 +105,7 @@ def download(url, dest, sha256, *, timeout=60.0, overwrite=False):
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
+        os.chmod(tmp, new_file_mode())  # mkstemp's 0600 -> what open() would give (0644)
         h = hashlib.sha256()
         request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
         try:

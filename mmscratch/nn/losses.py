@@ -7,6 +7,8 @@ supervised objective y = f(x, w) made concrete.
 
 from __future__ import annotations
 
+import warnings
+
 from .. import backend
 from ..errors import check_array
 from .activations import log_softmax
@@ -51,6 +53,17 @@ def _targets(name, logits, target):
     return target, None
 
 
+def _looks_like_probabilities(pred, tol):
+    """True when every row of ``pred (N, C)`` lies in [0, 1] and sums to 1 within ``tol``.
+
+    One host sync; the cross-entropy losses call it on their first batch only.
+    """
+    xp = backend.xp()
+    ok = ((pred >= 0).all() & (pred <= 1).all()
+          & (xp.abs(pred.sum(axis=1) - 1) <= tol).all())
+    return bool(backend.to_numpy(ok))
+
+
 class SoftmaxCrossEntropy(Loss):
     """Cross-entropy of softmax(logits) against integer or one-hot labels, averaged over N.
 
@@ -62,11 +75,23 @@ class SoftmaxCrossEntropy(Loss):
     Shapes: ``pred`` logits ``(N, C)``; ``target`` ints ``(N,)`` or one-hot ``(N, C)``.
     """
 
+    _first_batch_checked = False
+
     def forward(self, pred, target):
         name = type(self).__name__
         check_array(pred, "pred", where=name, ndim=2, finite=True)
         one_hot, labels = _targets(name, pred, target)
         xp = backend.xp()
+        if not self._first_batch_checked:
+            self._first_batch_checked = True
+            if pred.shape[1] > 1 and _looks_like_probabilities(pred, 1e-5):
+                # Keras warns the same way when from_logits=True meets a softmax output.
+                warnings.warn(
+                    f"{name} received probabilities (every row of the model's output lies "
+                    "in [0, 1] and sums to 1): it applies its own softmax, so a Softmax at "
+                    "the end of the model squashes the gradient. Remove the final softmax "
+                    "(output logits), or use loss='categorical_crossentropy'.",
+                    UserWarning, stacklevel=2)
         logp = log_softmax(pred)  # (N, C)
         n = pred.shape[0]
         if labels is not None:
@@ -90,6 +115,12 @@ class CategoricalCrossentropy(Loss):
     L = -(1/N) sum_n sum_j y_nj log clip(p_nj, eps, 1 - eps), eps = 1e-7 as in Keras;
     backward dL/dp = -y / (N clip(p)) where p is not clipped, 0 where it is.
     With ``from_logits=True`` it is :class:`SoftmaxCrossEntropy` (the stable choice).
+
+    On its first batch it checks (one host sync) that ``pred`` looks like
+    probabilities (rows in [0, 1] summing to 1) and warns once, naming the fix, if not:
+    a head without softmax would otherwise train silently at chance accuracy.
+    :class:`SoftmaxCrossEntropy` warns the other way round (probabilities given
+    where logits are expected).
     """
 
     def __init__(self, from_logits=False, eps=1e-7):
@@ -100,6 +131,8 @@ class CategoricalCrossentropy(Loss):
     def get_config(self):
         return {"from_logits": self.from_logits, "eps": self.eps}
 
+    _first_batch_checked = False
+
     def forward(self, pred, target):
         if self._logits is not None:
             return self._logits.forward(pred, target)
@@ -107,6 +140,18 @@ class CategoricalCrossentropy(Loss):
         check_array(pred, "pred", where=name, ndim=2, finite=True)
         one_hot, labels = _targets(name, pred, target)
         xp = backend.xp()
+        if not self._first_batch_checked:
+            self._first_batch_checked = True
+            if not _looks_like_probabilities(pred, 1e-3):
+                # Logits clipped to [eps, 1 - eps] train at chance with a loss near
+                # -log(eps) = 16; Keras warns about from_logits mix-ups the same way.
+                warnings.warn(
+                    "loss='categorical_crossentropy' (CategoricalCrossentropy) expects "
+                    "probabilities, but the model's output is not (values outside [0, 1] "
+                    "or rows not summing to 1): the model has no softmax at its end. End "
+                    "it with Softmax() / activation='softmax', or keep the logits and use "
+                    "SoftmaxCrossEntropy() (= CategoricalCrossentropy(from_logits=True)).",
+                    UserWarning, stacklevel=2)
         n = pred.shape[0]
         if labels is not None:
             one_hot = xp.zeros_like(pred)

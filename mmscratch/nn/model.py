@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import backend
-from .._safe_io import read_npz
+from .._safe_io import new_file_mode, read_npz
 from ..errors import DataError, check_array, check_count, check_real
 from . import losses as losses_mod
 from . import optimizers as optimizers_mod
@@ -398,6 +398,7 @@ def save_model(model, path):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=folder)
     try:
+        os.chmod(tmp, new_file_mode())  # mkstemp's 0600 -> what open() would give (0644)
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
         os.replace(tmp, path)
