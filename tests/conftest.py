@@ -40,12 +40,16 @@ def pytest_generate_tests(metafunc):
             return
 
 
+#: The one reason every cupy case gives when CuPy or a GPU is missing.
+CUPY_SKIP = "cupy backend: CuPy is not installed or no GPU is visible"
+
+
 @pytest.fixture
 def backend_name(request):
     """Activate one backend for the test and restore the previous one afterwards."""
     name = request.param
     if name == "cupy" and not backend.cupy_available():
-        pytest.skip("cupy backend: CuPy is not installed or no GPU is visible")
+        pytest.skip(CUPY_SKIP)
     with backend.use(name):
         yield name
 
@@ -78,6 +82,31 @@ except ImportError:  # hypothesis is a test extra; its tests skip without it
 
 
 def pytest_configure(config):
+    if selected_backends(config) == ("cupy",) and not backend.cupy_available():
+        # Asking for the GPU run on a machine without one must not "pass" with every
+        # test skipped.
+        raise pytest.UsageError(
+            "--backend cupy (or MMSCRATCH_BACKEND=cupy) was asked for, but CuPy is not "
+            f"usable here: {backend._cupy_error or 'no GPU'}. Run on a machine with an "
+            "NVIDIA GPU and CuPy, or drop the option.")
     config.addinivalue_line("markers", "gpu: needs CuPy and an NVIDIA GPU")
     config.addinivalue_line("markers", "slow: trains a model or reads a whole data set")
     config.addinivalue_line("markers", "torch: compares against PyTorch")
+
+
+_SKIP_LINE = None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Report every "no CuPy/GPU" skip at one place, so ``pytest -ra`` prints one line
+    (``SKIPPED [250] tests/conftest.py:N: cupy backend: ...``) instead of one per test."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and isinstance(report.longrepr, tuple) \
+            and CUPY_SKIP in str(report.longrepr[2]):
+        global _SKIP_LINE
+        if _SKIP_LINE is None:  # the line of pytest.skip(CUPY_SKIP) in this file
+            lines = Path(__file__).read_text().splitlines()
+            _SKIP_LINE = next(i for i, t in enumerate(lines, 1) if "pytest.skip(CUPY_SKIP)" in t)
+        report.longrepr = (str(Path(__file__)), _SKIP_LINE, f"Skipped: {CUPY_SKIP}")
