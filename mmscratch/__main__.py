@@ -152,21 +152,15 @@ def _parse_modalities(text):
 def validation_split(y, fraction, seed):
     """Seeded, stratified hold-out: indices ``(train_idx, val_idx)`` into ``y (n,)``.
 
-    Every class keeps ``round(fraction * n_c)`` of its ``n_c`` samples for validation
-    (at least one when it has two or more), drawn by a host Generator seeded with
-    ``seed`` (scikit-learn's ``train_test_split(..., stratify=y)`` in spirit). Both
-    index arrays are sorted.
+    Every class puts ``round(fraction * n_c)`` of its ``n_c`` samples into validation,
+    drawn by a host Generator seeded with ``seed``
+    (:func:`mmscratch.datasets._pairing.stratified_split`, the split the data sets use;
+    scikit-learn's ``train_test_split(..., stratify=y)`` in spirit). Both index arrays
+    are sorted.
     """
-    y = np.asarray(y)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(y))
-    order = order[np.argsort(y[order], kind="stable")]  # grouped by class, shuffled within
-    classes, starts, counts = np.unique(y[order], return_index=True, return_counts=True)
-    n_val = np.where(counts >= 2, np.maximum(1, np.rint(fraction * counts)), 0).astype(int)
-    n_val = np.minimum(n_val, counts - 1)  # every class keeps a training sample
-    rank = np.arange(len(y)) - np.repeat(starts, counts)  # position within its class
-    is_val = rank < np.repeat(n_val, counts)
-    return np.sort(order[~is_val]), np.sort(order[is_val])
+    from .datasets._pairing import stratified_split
+
+    return stratified_split(np.asarray(y), fraction, np.random.default_rng(seed))
 
 
 def _prepare_out(out):

@@ -216,12 +216,14 @@ cells = [
               f"test accuracy {metrics.accuracy(y_te, h):.3f}")
     """),
     code("""
-    # The same, with compile / fit (Adam, validation data, history)
+    # The same, with compile / fit (Adam, a validation split, history)
     mlp = nn.Sequential([nn.Dense(64, activation="relu", seed=1), nn.Dropout(0.1, seed=3),
                          nn.Dense(10, seed=2)])
     mlp.compile(nn.Adam(lr=3e-3), nn.SoftmaxCrossEntropy(), metrics=["accuracy"])
+    # Validation = the last 10% of the (already shuffled) training rows, as Keras'
+    # validation_split; the test set is touched once, after training.
     history = mlp.fit(X_tr, y_tr, epochs=4 if QUICK else 25, batch_size=32,
-                      validation_data=(X_te, y_te), verbose=0)
+                      validation_split=0.1, verbose=0)
     print("final:", mlp.evaluate(X_te, y_te))
     plots.plot_history(history, title="MLP on digits")
     plt.show()
