@@ -294,3 +294,19 @@ def test_linear_svc_hyperparameter_errors():
         LinearSVC(max_iter=0).fit(X, y)
     with pytest.raises(ValueError, match="'intercept_scaling'"):
         LinearSVC(intercept_scaling=0).fit(X, y)
+
+
+def test_per_pair_kernel_blocks_and_row_chunks_give_the_same_model(monkeypatch):
+    """The memory fallbacks (a kernel block per class pair instead of the whole matrix;
+    kernel rows computed in small chunks) must not change the model."""
+    from mmscratch.supervised import svm as svm_module
+
+    Xtr, ytr, Xte, _ = _split(*DATA["four_classes"])
+    want = SVC().fit(Xtr, ytr)
+    monkeypatch.setattr(svm_module, "FULL_KERNEL_BYTES", 0)
+    monkeypatch.setattr(svm_module, "_BLOCK_ELEMENTS", 1000)
+    got = SVC().fit(Xtr, ytr)
+    np.testing.assert_array_equal(got.support_, want.support_)
+    np.testing.assert_allclose(got.dual_coef_, want.dual_coef_, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got.decision_function(Xte), want.decision_function(Xte),
+                               rtol=0, atol=1e-12)
