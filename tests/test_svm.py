@@ -84,6 +84,16 @@ def test_rbf_kernel_is_accurate_for_float32_data_far_from_the_origin(xp):
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
 
 
+def test_symmetric_fast_path_equals_the_block_distances(xp):
+    from mmscratch.distances import squared_euclidean
+
+    X = backend.asarray((50 + np.random.default_rng(7).normal(size=(40, 6))).astype(np.float32))
+    fast = backend.to_numpy(kernels.self_squared_distances(X))
+    ref = backend.to_numpy(squared_euclidean(X.astype(xp.float64)))
+    np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(np.diag(fast), 0.0)
+
+
 def test_gamma_scale_and_auto_follow_sklearn():
     X = np.random.default_rng(3).normal(size=(30, 4)) * 2.0
     assert kernels.resolve_gamma("scale", X) == pytest.approx(1.0 / (4 * X.var()))
@@ -305,6 +315,7 @@ def test_per_pair_kernel_blocks_and_row_chunks_give_the_same_model(monkeypatch):
     want = SVC().fit(Xtr, ytr)
     monkeypatch.setattr(svm_module, "FULL_KERNEL_BYTES", 0)
     monkeypatch.setattr(svm_module, "_BLOCK_ELEMENTS", 1000)
+    monkeypatch.setattr(kernels, "SELF_GRAM_ELEMENTS", 0)
     got = SVC().fit(Xtr, ytr)
     np.testing.assert_array_equal(got.support_, want.support_)
     np.testing.assert_allclose(got.dual_coef_, want.dual_coef_, rtol=0, atol=1e-12)

@@ -27,7 +27,7 @@ import numpy as np
 from .. import backend
 from ..base import BaseEstimator, ClassifierMixin, check_X, check_X_y
 from ..errors import ConvergenceWarning, check_count, check_real
-from . import _smo
+from . import _smo, kernels
 from .kernels import KERNELS, pairwise_kernel, resolve_gamma
 
 __all__ = ["SVC", "LinearSVC"]
@@ -184,7 +184,15 @@ class SVC(ClassifierMixin, BaseEstimator):
                                for s in range(0, A.shape[0], step)])
 
     def _host_kernel(self, A, B=None):
-        """K(A, B) computed on the backend, copied to the host as float32 (Qfloat)."""
+        """K(A, B) computed on the backend, copied to the host as float32 (Qfloat).
+
+        The training kernel K(A, A) is one symmetric product when it has at most
+        ``SELF_GRAM_ELEMENTS`` entries (BLAS ``syrk``, half the flops), else row blocks.
+        """
+        if B is None and A.shape[0] * A.shape[0] <= kernels.SELF_GRAM_ELEMENTS:
+            kw = dict(gamma=self._gamma, degree=self._degree, coef0=self._coef0)
+            return backend.to_numpy(pairwise_kernel(A, None, self.kernel, **kw)) \
+                .astype(np.float32)
         m = A.shape[0] if B is None else B.shape[0]
         step = max(1, _BLOCK_ELEMENTS // max(1, m))
         out = np.empty((A.shape[0], m), dtype=np.float32)
