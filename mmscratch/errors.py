@@ -130,25 +130,26 @@ def check_count(value, argument, *, where="", minimum=1, allow_none=False):
     InvalidParameterError
         A ``TypeError`` (and ``ValueError``): ``value`` is not an integer (a bool, a
         float, a string...); or a ``ValueError`` (and ``TypeError``): an integer below
-        ``minimum``. The message names the argument, the rule and the value, e.g.
-        ``Dense(units=2.5): units must be a positive int: argument 'units' must be an
-        int >= 1, got float 2.5 (write 2 ...)``.
+        ``minimum``. The message names the argument, the value and the rule, e.g.
+        ``Dense: argument 'units' must be an int, got float 3.0 (write 3 if you meant a
+        count) (units must be a positive int)``.
     """
     import numbers
 
     if value is None and allow_none:
         return None
-    p = f"{_where(where)}{argument} must be {_count_phrase(minimum, allow_none)}: "
+    p = _where(where)
+    rule = f" ({argument} must be {_count_phrase(minimum, allow_none)})"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         hint = ""
         if isinstance(value, numbers.Real) and not isinstance(value, bool) \
                 and float(value).is_integer():
             hint = f" (write {int(value)} if you meant a count)"
-        raise InvalidParameterError(f"{p}argument '{argument}' must be an int >= {minimum}, "
-                                    f"got {type(value).__name__} {value!r}{hint}")
+        raise InvalidParameterError(f"{p}argument '{argument}' must be an int, got "
+                                    f"{type(value).__name__} {value!r}{hint}{rule}")
     if value < minimum:
         raise InvalidParameterError(f"{p}argument '{argument}' must be an int >= {minimum}, "
-                                    f"got {value!r}")
+                                    f"got {value!r}{rule}")
     return int(value)
 
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..errors import DataError
+from ..errors import DataError, check_count
 from ._pairing import add_white_noise, mfcc_features, pair_by_label, standardize
 from ._paths import data_dir as _data_dir
 
@@ -161,8 +161,9 @@ def load_avmnist(data_dir=None, seed=0, *, image_pca_components=DEFAULT_PCA_COMP
     from .fsdd import load_fsdd  # noqa: PLC0415
     from .mnist import load_mnist  # noqa: PLC0415
 
-    if pairs_per_clip < 1:
-        raise ValueError(f"load_avmnist: pairs_per_clip must be >= 1, got {pairs_per_clip}")
+    pairs_per_clip = check_count(pairs_per_clip, "pairs_per_clip", where="load_avmnist")
+    n_train = check_count(n_train, "n_train", where="load_avmnist", allow_none=True)
+    n_test = check_count(n_test, "n_test", where="load_avmnist", allow_none=True)
     root = _data_dir(data_dir)
     rng = np.random.default_rng(seed)
     sr = 8000

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._safe_io import read_wav as _safe_read_wav
-from ..errors import DataError
+from ..errors import DataError, check_count
 from ._paths import data_dir as _data_dir
 
 __all__ = ["FSDD", "FSDDSplit", "SAMPLE_RATE", "SPEAKERS", "load_fsdd", "read_wav",
@@ -153,6 +153,7 @@ def load_fsdd(data_dir=None, split="official", test_speaker="yweweler", max_len=
     """
     if split not in ("official", "speaker"):
         raise ValueError(f"split must be 'official' or 'speaker', got {split!r}")
+    max_len = check_count(max_len, "max_len", where="load_fsdd", allow_none=True)
     folder = _data_dir(data_dir) / "fsdd" / "recordings"
     if not folder.is_dir():
         raise DataError(f"{folder}: FSDD recordings folder not found. Put the 3,000 WAV files "
@@ -164,9 +165,7 @@ def load_fsdd(data_dir=None, split="official", test_speaker="yweweler", max_len=
     meta = [parse_name(p.name) for p in paths]
     clips = [_normalize(_to_float(read_wav(p)), normalize) for p in paths]
     lengths = np.array([c.shape[0] for c in clips], dtype=np.int64)
-    L = int(lengths.max()) if max_len is None else int(max_len)
-    if L < 1:
-        raise ValueError(f"max_len must be >= 1, got {max_len}")
+    L = int(lengths.max()) if max_len is None else max_len
     kept = np.minimum(lengths, L)
     waves = np.zeros((len(clips), L), dtype=np.float32)
     mask = np.arange(L)[None, :] < kept[:, None]

@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import backend
 from ..base import BaseEstimator, TransformerMixin, check_n_features, check_sparse, check_X
-from ..errors import NotFittedError
+from ..errors import NotFittedError, check_count
 from .text import DEFAULT_TOKEN_PATTERN, build_analyzer, check_documents
 
 __all__ = ["CountVectorizer", "TfidfTransformer", "TfidfVectorizer", "NotFittedError"]
@@ -273,10 +273,8 @@ class CountVectorizer(BaseEstimator):
             raise ValueError(f"max_df corresponds to < documents than min_df: max_df={self.max_df} "
                              f"keeps terms in at most {max_doc:g} of {n_docs} documents, "
                              f"min_df={self.min_df} needs at least {min_doc:g}")
-        mf = self.max_features
-        if mf is not None and (isinstance(mf, bool) or not isinstance(mf, numbers.Integral)
-                               or mf < 1):
-            raise ValueError(f"max_features must be a positive int or None, got {mf!r}")
+        mf = check_count(self.max_features, "max_features", where=type(self).__name__,
+                         allow_none=True)
         df = np.bincount(indices, minlength=n_terms)  # document frequency of each term
         keep = (df <= max_doc) & (df >= min_doc)
         if mf is not None and keep.sum() > mf:

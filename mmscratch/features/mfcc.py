@@ -49,6 +49,7 @@ import math
 import numpy as np
 
 from .. import backend
+from ..errors import check_count
 
 __all__ = [
     "PRESETS",
@@ -114,20 +115,17 @@ def _round_half_up(v: float) -> int:
 
 
 def _to_samples(v, sample_rate, name):
-    """``int`` -> samples; ``float`` -> seconds converted with round-half-up."""
+    """``int`` -> samples (:func:`mmscratch.errors.check_count`); ``float`` -> seconds
+    converted with round-half-up (documented for ``hop_length``/``win_length`` only)."""
     if v is None:
         return None
-    if isinstance(v, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an int (samples) or a float (seconds), got {v!r}")
-    if isinstance(v, (int, np.integer)):
-        n = int(v)
-    elif isinstance(v, (float, np.floating)):
+    if isinstance(v, (float, np.floating)):
         n = _round_half_up(float(v) * sample_rate)
-    else:
-        raise TypeError(f"{name} must be an int (samples) or a float (seconds), got {v!r}")
-    if n < 1:
-        raise ValueError(f"{name} must be at least one sample, got {v!r} ({n} samples)")
-    return n
+        if n < 1:
+            raise ValueError(f"MFCC: {name} must be at least one sample, got {v!r} seconds "
+                             f"({n} samples at {sample_rate:g} Hz)")
+        return n
+    return check_count(v, name, where="MFCC")
 
 
 def _xp_of(a):
@@ -792,16 +790,21 @@ def _resolve(sample_rate, n_mfcc, preset, kwargs):
     sr = float(sample_rate)
     if not (math.isfinite(sr) and sr > 0):
         raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}")
-    if int(cfg["n_mfcc"]) < 1:
-        raise ValueError(f"n_mfcc must be >= 1, got {cfg['n_mfcc']!r}")
+    # Counts follow librosa's rule: ints only, a float n_fft (2048.0) is refused at once
+    # instead of being read as something else. Only hop_length/win_length take floats,
+    # documented as seconds (python_speech_features' winstep/winlen).
+    for key, minimum in (("n_mfcc", 1), ("n_mels", 1), ("deltas", 0), ("delta_width", 3)):
+        cfg[key] = check_count(cfg[key], key, where="MFCC", minimum=minimum)
+    if cfg["deltas"] > 2:
+        raise ValueError(f"MFCC: deltas must be 0, 1 or 2, got {cfg['deltas']}")
     win = _to_samples(cfg["win_length"], sr, "win_length")
     hop = _to_samples(cfg["hop_length"], sr, "hop_length")
     n_fft = cfg["n_fft"]
-    if n_fft == "pow2":
+    if isinstance(n_fft, str) and n_fft == "pow2":
         base = win if win is not None else 1
         n_fft = 1 << max(int(base - 1).bit_length(), 0)
     else:
-        n_fft = _to_samples(n_fft, sr, "n_fft")
+        n_fft = check_count(n_fft, "n_fft", where="MFCC")
     if win is None:
         win = n_fft
     if hop is None:
@@ -834,7 +837,9 @@ class MFCC:
         Starting values; explicit keywords override them. ``None`` is librosa's
         pipeline with 13 coefficients.
     n_fft : int or "pow2"
-        FFT size; ``"pow2"`` = next power of two >= win_length.
+        FFT size in samples; ``"pow2"`` = next power of two >= win_length. A float
+        (``2048.0``) raises ``TypeError`` at once, as in librosa (counts are ints:
+        :func:`mmscratch.errors.check_count`); so do ``n_mfcc``, ``n_mels``, ``deltas``.
     hop_length, win_length : int (samples) or float (seconds)
         ``winstep`` / ``winlen`` (seconds, python_speech_features' names) are aliases.
     window : "hann", "hamming", None, array or callable
@@ -895,7 +900,7 @@ class MFCC:
     def __init__(self, sample_rate, n_mfcc=None, preset=None, *, max_chunk=1 << 21, **kwargs):
         self.sample_rate = float(sample_rate)
         self.preset = preset
-        self.max_chunk = int(max_chunk)
+        self.max_chunk = check_count(max_chunk, "max_chunk", where="MFCC")
         self.kwargs = dict(kwargs)
         cfg = _resolve(sample_rate, n_mfcc, preset, kwargs)
         self.config = cfg

@@ -11,7 +11,7 @@ chapters/05-future.md.
 from __future__ import annotations
 
 from .. import backend
-from ..errors import check_array
+from ..errors import check_array, check_count
 from ..nn import initializers
 from ..nn.activations import log_softmax, softmax
 from ..nn.attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
@@ -149,9 +149,7 @@ class AttentionFusion(FusionLayer):
 
     def __init__(self, d_model=64, seed=None, name=None):
         super().__init__(name)
-        if not isinstance(d_model, int) or d_model < 1:
-            raise ValueError(f"AttentionFusion: d_model must be a positive int, got {d_model!r}")
-        self.d_model = d_model
+        self.d_model = check_count(d_model, "d_model", where="AttentionFusion")
         self.seed = seed
         self.last_attention = None
 

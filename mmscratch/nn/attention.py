@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from .. import backend
-from ..errors import check_array
+from ..errors import check_array, check_count
 from .layer import Layer
 
 __all__ = [
@@ -302,17 +302,9 @@ class MultiHeadAttention(Layer):
     def __init__(self, num_heads, key_dim=None, use_bias=True, causal=False, seed=None,
                  name=None):
         super().__init__(name)
-        if isinstance(num_heads, bool) or not isinstance(num_heads, (int, np.integer)) \
-                or num_heads < 1:
-            raise ValueError(f"MultiHeadAttention: num_heads must be a positive int, "
-                             f"got {num_heads!r}")
-        if key_dim is not None and (isinstance(key_dim, bool)
-                                    or not isinstance(key_dim, (int, np.integer))
-                                    or key_dim < 1):
-            raise ValueError(f"MultiHeadAttention: key_dim must be a positive int or None, "
-                             f"got {key_dim!r}")
-        self.num_heads = int(num_heads)
-        self.key_dim = None if key_dim is None else int(key_dim)
+        self.num_heads = check_count(num_heads, "num_heads", where="MultiHeadAttention")
+        self.key_dim = check_count(key_dim, "key_dim", where="MultiHeadAttention",
+                                   allow_none=True)
         self.use_bias = bool(use_bias)
         self.causal = bool(causal)
         self.seed = seed

@@ -34,10 +34,8 @@ The pooling layers live in :mod:`mmscratch.nn.pooling`.
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import backend
-from ..errors import check_array
+from ..errors import check_array, check_count
 from . import initializers
 from .activations import get_activation
 from .layer import Layer
@@ -58,15 +56,13 @@ _PADDINGS = ("valid", "same")
 
 # --------------------------------------------------------------------- geometry
 def _pair(value, what, where):
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (int(value), int(value))
-    if (not isinstance(value, (tuple, list)) or len(value) != 2
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                       for v in value)
-            or min(value) < 1):
+    if not isinstance(value, (tuple, list)):
+        value = check_count(value, what, where=where)
+        return value, value
+    if len(value) != 2:
         raise ValueError(f"{where}: {what} must be a positive int or a pair of them, "
                          f"got {value!r}")
-    return int(value[0]), int(value[1])
+    return tuple(check_count(v, f"{what}[{i}]", where=where) for i, v in enumerate(value))
 
 
 def _padding_name(padding, where):
@@ -311,10 +307,7 @@ class Conv2D(Layer):
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", seed=None, name=None):
         super().__init__(name)
-        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) \
-                or filters < 1:
-            raise ValueError(f"Conv2D: filters must be a positive int, got {filters!r}")
-        self.filters = int(filters)
+        self.filters = check_count(filters, "filters", where="Conv2D")
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
         self.strides = _pair(strides, "strides", "Conv2D")
         self.padding = _padding_name(padding, "Conv2D")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import backend
+from ..errors import check_count
 from . import initializers
 from .activations import get_activation
 from .layer import Layer
@@ -36,9 +37,7 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", seed=None, name=None):
         super().__init__(name)
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"Dense: units must be a positive int, got {units!r}")
-        self.units = units
+        self.units = check_count(units, "units", where="Dense")
         self.activation = activation
         self.use_bias = use_bias
         self.kernel_initializer = kernel_initializer

@@ -6,9 +6,8 @@ recurrent text branch of chapters/03-2-models.md.
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import backend
+from ..errors import check_count
 from .layer import Layer
 
 __all__ = ["Embedding"]
@@ -48,10 +47,9 @@ class Embedding(Layer):
 
     def __init__(self, vocab, dim, seed=None, name=None):
         super().__init__(name)
-        for arg, v in (("vocab", vocab), ("dim", dim)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"Embedding: {arg} must be a positive int, got {v!r}")
-        self.vocab, self.dim, self.seed = int(vocab), int(dim), seed
+        self.vocab = check_count(vocab, "vocab", where="Embedding")
+        self.dim = check_count(dim, "dim", where="Embedding")
+        self.seed = seed
 
     def build(self, input_shape=None):
         from . import initializers  # noqa: PLC0415 - avoid an import cycle at package load

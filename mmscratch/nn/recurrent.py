@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..errors import check_count
 from .activations import ELEMENTWISE, sigmoid
 from .layer import Layer
 
@@ -44,9 +45,7 @@ def _time_major(a):
 
 
 def _check_units(where, units):
-    if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-        raise ValueError(f"{where}: units must be a positive int, got {units!r}")
-    return int(units)
+    return check_count(units, "units", where=where)
 
 
 class _Recurrent(Layer):

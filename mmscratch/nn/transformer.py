@@ -17,10 +17,8 @@ Explained in chapters/03-2-models.md.
 
 from __future__ import annotations
 
-import numbers
-
 from .. import backend
-from ..errors import check_array, check_real
+from ..errors import check_array, check_count, check_real
 from .attention import MultiHeadAttention
 from .dense import Dense
 from .layer import Layer
@@ -133,9 +131,7 @@ class TransformerEncoder(Layer):
         if activation not in _ACTIVATIONS:
             raise ValueError(f"TransformerEncoder: activation must be one of {_ACTIVATIONS}, "
                              f"got {activation!r}")
-        if isinstance(ff_dim, bool) or not isinstance(ff_dim, numbers.Integral) or ff_dim < 1:
-            raise ValueError(f"TransformerEncoder: ff_dim must be a positive int, "
-                             f"got {ff_dim!r}")
+        ff_dim = check_count(ff_dim, "ff_dim", where="TransformerEncoder")
         self.dropout = check_real(dropout, "dropout", where="TransformerEncoder", low=0.0,
                                   high=1.0, high_open=True)
         self.num_heads, self.key_dim, self.ff_dim = num_heads, key_dim, int(ff_dim)

@@ -18,9 +18,9 @@ Chapter: chapters/03-3-tasks.md.
 from __future__ import annotations
 
 import math
-import numbers
 
 from .. import backend
+from ..errors import check_count
 from ..metrics import adjusted_rand_score, normalized_mutual_info_score
 from ._common import check_data
 from .kmeans import KMeans
@@ -108,9 +108,8 @@ def multimodal_clustering(features, labels, n_clusters=None, n_components=20,
     n = labels.shape[0]
     if n_clusters is None:
         n_clusters = int(backend.to_numpy(xp.unique(labels)).size)
-    if not isinstance(n_clusters, numbers.Integral) or n_clusters < 2:
-        raise ValueError(f"multimodal_clustering: n_clusters must be an int >= 2, "
-                         f"got {n_clusters!r}")
+    n_clusters = check_count(n_clusters, "n_clusters", where="multimodal_clustering",
+                             minimum=2)
     rows, blocks = [], []
 
     def score(name, d, k, Z):
