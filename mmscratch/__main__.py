@@ -6,7 +6,11 @@
 ``train`` fits the multimodal classifier (one branch per modality, the chosen
 fusion, the document's head) on the training data minus a seeded, stratified
 validation part, prints per-epoch train/validation accuracy, touches the test set
-once at the end, and writes ``metrics.json``, ``model.npz`` and plots to --out.
+once at the end, and writes ``metrics.json``, ``model.npz`` and plots to --out, with
+``history.csv`` (one row per epoch), ``checkpoint.npz`` (the model, optimizer state and
+epoch count after the last finished epoch) and ``args.json``; early stopping on the
+validation loss keeps the best epoch. ``train --resume DIR`` continues such a run
+exactly where its checkpoint stopped (Ctrl-C leaves a checkpoint to resume from).
 ``evaluate`` takes the run folder (or its ``model.npz``), checks that the model is
 the one its ``metrics.json`` describes, rebuilds the same test set from the run's
 settings and reports the same accuracy.
@@ -114,6 +118,12 @@ def _parser():
     t.add_argument("--out", default="runs/latest",
                    help="run folder for metrics.json, model.npz and plots (created; files "
                         "in it are replaced)")
+    t.add_argument("--patience", type=int, default=5,
+                   help="early stopping: stop after this many epochs without a lower "
+                        "validation loss and keep the best epoch's weights (0: off)")
+    t.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue the run in DIR from its last checkpoint (its settings "
+                        "are reused; --epochs may raise the total)")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     e = sub.add_parser("evaluate", help="re-run the test set of a saved run", formatter_class=fmt,
                        epilog=_DATA_HELP)
@@ -173,7 +183,7 @@ def _prepare_out(out):
     except OSError as exc:
         raise ValueError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
     for name in ("model.npz", "metrics.json", "history.png", "confusion_matrix.png",
-                 "attention.png"):
+                 "attention.png", "checkpoint.npz", "history.csv", "args.json"):
         target = out / name
         if target.is_dir():
             raise ValueError(f"{target}: is a folder; train writes a file there")
@@ -190,16 +200,45 @@ def _sha256(path):
     return h.hexdigest()
 
 
+#: Settings a resumed run takes from the first run (everything that shapes the model,
+#: the data splits and the random streams).
+_RUN_SETTINGS = ("data", "data_dir", "fusion", "modalities", "epochs", "batch_size", "lr",
+                 "modality_dropout", "validation_split", "audio_branch", "seed", "patience")
+
+
+def _resume_settings(args, argv):
+    """For ``--resume DIR``: the first run's settings from DIR/args.json, with DIR as
+    --out and, when given on this command line, a new --epochs (the new total)."""
+    run_dir = Path(args.resume)
+    saved_path = run_dir / "args.json"
+    if not (run_dir / "checkpoint.npz").is_file() or not saved_path.is_file():
+        raise ValueError(f"--resume {run_dir}: no checkpoint.npz and args.json there; "
+                         "resume a folder that 'train' wrote (--out)")
+    try:
+        saved = json.loads(saved_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{saved_path}: damaged ({exc})") from None
+    epochs_given = any(a == "--epochs" or a.startswith("--epochs=") for a in argv or [])
+    for key in _RUN_SETTINGS:
+        if key in saved and not (key == "epochs" and epochs_given):
+            setattr(args, key, saved[key])
+    args.out = str(run_dir)
+    return args
+
+
 def train(args):
     from . import nn
     from .multimodal import build_model
+    from .nn.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
+    from .nn.model import load_model
 
     t0 = time.time()
     out = _prepare_out(args.out)
     backend.xp()  # an unusable $MMSCRATCH_BACKEND fails here, before loading data
     data = _load_data(args.data, args.data_dir, args.seed)
     available = [m for m in ("image", "audio", "text") if m in data["train"]]
-    modalities = _parse_modalities(args.modalities) if args.modalities else available
+    modalities = (list(args.modalities) if isinstance(args.modalities, list)  # from --resume
+                  else _parse_modalities(args.modalities) if args.modalities else available)
     missing = [m for m in modalities if m not in available]
     if missing or not modalities:
         raise SystemExit(f"error: data set {args.data!r} has no modality {missing}; "
@@ -216,17 +255,50 @@ def train(args):
     fusion = args.fusion if len(modalities) > 1 else "early"
     described = (f"{args.fusion} fusion of {modalities}" if len(modalities) > 1
                  else f"the {modalities[0]} branch alone (one modality: no fusion)")
-    model = build_model(shapes, modalities, fusion, num_classes=n_classes,
-                        modality_dropout=args.modality_dropout if len(modalities) > 1 else 0.0,
-                        seed=args.seed, audio_branch=args.audio_branch)
-    model.compile(nn.Adam(args.lr), nn.SoftmaxCrossEntropy(), metrics=["accuracy"])
+    checkpoint = out / "checkpoint.npz"
+    if args.resume:
+        model = load_model(checkpoint)  # weights, optimizer state, finished epochs
+        start = model.completed_epochs
+        if start >= args.epochs:
+            raise ValueError(f"--resume {out}: the run already finished {start} epochs; "
+                             f"give --epochs above {start} to train more")
+    else:
+        model = build_model(shapes, modalities, fusion, num_classes=n_classes,
+                            modality_dropout=args.modality_dropout if len(modalities) > 1
+                            else 0.0, seed=args.seed, audio_branch=args.audio_branch)
+        model.compile(nn.Adam(args.lr), nn.SoftmaxCrossEntropy(), metrics=["accuracy"])
+        start = 0
+        (out / "args.json").write_text(json.dumps(
+            {k: getattr(args, k) for k in _RUN_SETTINGS} | {"modalities": modalities},
+            indent=2))
     print(f"training {described} on {args.data} ({len(ytr)} train / {len(yva)} validation / "
-          f"{len(yte)} test) with backend {backend.name()}", flush=True)
-    history = model.fit(xtr, ytr, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_data=(xva, yva), seed=args.seed, verbose=not args.quiet)
-    for i in range(args.epochs):
-        print(f"epoch {i + 1}: train accuracy {history['accuracy'][i]:.4f}, "
-              f"validation accuracy {history['val_accuracy'][i]:.4f}", flush=True)
+          f"{len(yte)} test) with backend {backend.name()}"
+          + (f", resuming after epoch {start}" if start else ""), flush=True)
+    # checkpoint.npz after every epoch (exact resume point), then the CSV row; early
+    # stopping watches the validation loss and puts the best epoch's weights back.
+    callbacks = [ModelCheckpoint(checkpoint, save_best_only=False),
+                 CSVLogger(out / "history.csv", append=bool(start))]
+    if args.patience > 0:
+        callbacks.append(EarlyStopping(monitor="val_loss", patience=args.patience,
+                                       restore_best_weights=True))
+    try:
+        history = model.fit(xtr, ytr, epochs=args.epochs, batch_size=args.batch_size,
+                            validation_data=(xva, yva), seed=args.seed,
+                            verbose=not args.quiet, callbacks=callbacks, initial_epoch=start)
+    except KeyboardInterrupt:
+        done = model.completed_epochs
+        if done == start:  # no epoch finished: keep what the interrupted one learned
+            model.save(checkpoint)
+        print(f"\ninterrupted during epoch {done + 1}: {checkpoint} holds the model after "
+              f"epoch {done}; continue with: python -m mmscratch train --resume {out}",
+              file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
+    for i, (acc, val_acc) in enumerate(zip(history["accuracy"], history["val_accuracy"])):
+        print(f"epoch {start + i + 1}: train accuracy {acc:.4f}, "
+              f"validation accuracy {val_acc:.4f}", flush=True)
+    if model.completed_epochs < args.epochs:
+        print(f"early stopping after epoch {model.completed_epochs}: no lower validation "
+              f"loss for {args.patience} epochs; kept the best epoch's weights", flush=True)
     # The test set, once, after every training decision.
     test_acc, pred = _accuracy(model, xte, yte)
     unimodal = {}
@@ -236,6 +308,7 @@ def train(args):
     seconds = time.time() - t0
     model.save(out / "model.npz")
     metrics = {"test_accuracy": test_acc, "unimodal": unimodal, "epochs": args.epochs,
+               "epochs_trained": model.completed_epochs, "resumed_from_epoch": start,
                "seconds": seconds, "data": args.data,
                "fusion": args.fusion if len(modalities) > 1 else None,
                "modalities": modalities, "seed": args.seed, "backend": backend.name(),
@@ -338,7 +411,10 @@ def main(argv=None):
     Errors propagate as exceptions (for tests and scripts); :func:`cli` turns them
     into one ``error:`` line.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
+    if getattr(args, "resume", None):
+        args = _resume_settings(args, argv)
     if args.backend:
         backend.use(args.backend)
     return train(args) if args.command == "train" else evaluate(args)
