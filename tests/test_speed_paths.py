@@ -238,3 +238,44 @@ def test_recurrent_skips_the_input_gradient_nobody_needs(xp, cls):
     assert layer.backward(dy) is None
     for key, value in full.items():
         np.testing.assert_allclose(backend.to_numpy(layer.grads[key]), value, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- k-means
+def _blobs(seed, shift, dtype, n=300, d=5, k=4):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((k, d)) * 3
+    X = centres[rng.integers(0, k, n)] + rng.standard_normal((n, d)) + shift
+    return X.astype(dtype), centres.astype(dtype) + dtype(shift)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kmeans_fast_estep_equals_the_accurate_nearest_on_centred_data(xp, dtype):
+    from mmscratch.distances import nearest
+    from mmscratch.unsupervised.kmeans import _assign_centred
+
+    X, C = _blobs(0, 0.0, dtype)
+    mean = X.mean(axis=0)
+    Xc, Cc = backend.asarray(X - mean), backend.asarray(C - mean)
+    labels, cross = _assign_centred(xp.ascontiguousarray(Xc.T), Cc)
+    expected = backend.to_numpy(nearest(Xc, Cc)[0])
+    np.testing.assert_array_equal(backend.to_numpy(labels), expected)
+    Xh, Ch = (X - mean).astype(np.float64), (C - mean).astype(np.float64)
+    np.testing.assert_allclose(float(backend.to_numpy(cross)),
+                               (Xh * Ch[expected]).sum(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shift", [0.0, 1e4])
+def test_kmeans_checked_labels_equal_predict_far_from_the_origin_and_with_ties(xp, dtype, shift):
+    from mmscratch.distances import nearest
+    from mmscratch.unsupervised.kmeans import _assign_checked
+
+    X, C = _blobs(1, shift, dtype)
+    C = np.concatenate([C, C[:1]])  # a duplicated centre: exact ties everywhere in it
+    X = np.concatenate([X, C[:2]])  # points exactly on centres
+    mean = X.astype(np.float64).mean(axis=0).astype(dtype)
+    Xd, Cd, md = backend.asarray(X), backend.asarray(C), backend.asarray(mean)
+    XT = xp.ascontiguousarray((Xd - md[None, :]).T)
+    x_sq = (XT * XT).sum(axis=0)
+    labels = _assign_checked(Xd, XT, x_sq, Cd - md[None, :], Cd, md)
+    np.testing.assert_array_equal(backend.to_numpy(labels), backend.to_numpy(nearest(Xd, Cd)[0]))
