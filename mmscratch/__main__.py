@@ -96,9 +96,12 @@ def _parser():
     t.add_argument("--data-dir", default=None,
                    help="folder with mnist/ and fsdd/ (avmnist); default $MMSCRATCH_DATA, "
                         "else ~/.cache/mmscratch")
-    t.add_argument("--fusion", default="attention", choices=["early", "late", "attention",
-                                                              "tensor"],
-                   help="how the modalities are combined (ignored for one modality)")
+    from .multimodal import FUSION_REGISTRY  # the registered fusions are the choices
+
+    t.add_argument("--fusion", default="attention", choices=list(FUSION_REGISTRY),
+                   help="how the modalities are combined (ignored for one modality): "
+                        + "; ".join(f"{name}: {spec.description}"
+                                    for name, spec in FUSION_REGISTRY.items()))
     t.add_argument("--modalities", default=None,
                    help="comma-separated subset of image,audio,text (default: all the data has)")
     t.add_argument("--epochs", type=_positive_int, default=10, help="training epochs (>= 1)")

@@ -63,6 +63,7 @@ LAYERS = {
     "Softmax": (nn.Softmax, f(2, 3), "any", "pass", "propagate"),
     "Dropout": (lambda: nn.Dropout(0.5, seed=0), f(2, 3), "any", "pass", "propagate"),
     "Flatten": (nn.Flatten, f(2, 3, 4), ">=2", "pass", "propagate"),
+    "ExpandDims": (nn.ExpandDims, f(2, 3), ">=2", "pass", "propagate"),
     "Dense": (lambda: nn.Dense(3, seed=0), f(2, 4), ">=2", "error", "error"),
     "Conv2D": (lambda: nn.Conv2D(2, 3, seed=0), f(1, 5, 5, 1), 4, "error", "propagate"),
     "MaxPooling2D": (lambda: nn.MaxPooling2D(2), f(1, 4, 4, 1), 4, "error", "propagate"),

@@ -6,11 +6,13 @@ from .contrastive import ContrastiveDualEncoder, DualEncoder, build_dual_encoder
 from .crossmodal import CrossModalAttentionFusion, Tokens, token_branch
 from .fusion import AttentionFusion, ConcatFusion, FusionLayer, LateFusion, TensorFusion
 from .mkl import MultiKernelSVC
-from .models import FUSIONS, build_model, document_model
+from .models import build_model, document_model
+from .registry import FUSION_REGISTRY, FUSIONS, FusionSpec, get_fusion, register_fusion
 
 __all__ = ["FusionLayer", "ConcatFusion", "LateFusion", "AttentionFusion", "TensorFusion",
            "GatedFusion", "LowRankTensorFusion", "CrossModalAttentionFusion", "Tokens",
            "token_branch",
            "ContrastiveDualEncoder", "DualEncoder", "build_dual_encoder",
            "MultimodalClassifier", "document_model", "build_model", "FUSIONS",
-           "MultiKernelSVC"]
+           "MultiKernelSVC", "register_fusion", "get_fusion", "FusionSpec",
+           "FUSION_REGISTRY"]

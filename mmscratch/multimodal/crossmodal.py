@@ -183,14 +183,13 @@ def token_branch(modality, shape, width, seed):
     """
     from .. import nn  # noqa: PLC0415
     from ..nn.conv import Conv2D, MaxPooling2D  # noqa: PLC0415
-    from .models import _AddChannel  # noqa: PLC0415
 
     pad = "valid" if min(shape[0], shape[1]) >= 20 else "same"
     if modality == "image":
         layers, axis = [], "space"
     elif modality == "audio":
         pad = "valid" if min(shape[0], shape[1]) >= 10 else "same"
-        layers, axis = [_AddChannel()], "time"
+        layers, axis = [nn.ExpandDims()], "time"
     else:
         raise ValueError(f"token_branch: modality must be 'image' or 'audio', got {modality!r}")
     return layers + [Conv2D(16, 3, padding=pad, activation="relu", seed=seed),

@@ -16,6 +16,7 @@ from ..nn import initializers
 from ..nn.activations import log_softmax, softmax
 from ..nn.attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
 from ..nn.layer import Layer
+from .registry import register_fusion
 
 __all__ = ["FusionLayer", "ConcatFusion", "LateFusion", "AttentionFusion", "TensorFusion"]
 
@@ -243,3 +244,15 @@ class TensorFusion(FusionLayer):
             g = xp.einsum(spec, dz, *others)[:, :-1]  # drop the appended 1
             grads.append(g * present[:, m:m + 1] if present is not None else g)
         return self._pack(keys, grads)
+
+
+# ------------------------------------------------------------------ registry
+# The fusions ``build_model`` and ``--fusion`` offer; one line each (registry.py).
+register_fusion("early", lambda **_: ConcatFusion(),
+                description="concatenate the branch features (early fusion)")
+register_fusion("late", lambda **_: LateFusion("probabilities"), head=False,
+                description="average the branches' class probabilities (late fusion)")
+register_fusion("attention", lambda width, seed, **_: AttentionFusion(width, seed=seed),
+                description="self-attention over one token per modality (the document's)")
+register_fusion("tensor", lambda **_: TensorFusion(), max_width=16,
+                description="outer product of the [h_m, 1] vectors (Zadeh et al. 2017)")

@@ -18,12 +18,14 @@ width (64, the text branch's width), the document's self-attention mixes the tok
 from __future__ import annotations
 
 from .. import nn
+from ..errors import check_count
+from ..nn.conv import Conv2D, MaxPooling2D
+from ..nn.recurrent import LSTM
 from .classifier import MultimodalClassifier
-from .fusion import AttentionFusion, ConcatFusion, LateFusion, TensorFusion
+from .fusion import AttentionFusion
+from .registry import FUSIONS, get_fusion
 
 __all__ = ["document_model", "build_model", "FUSIONS"]
-
-FUSIONS = ("early", "late", "attention", "tensor")
 
 
 def document_model(num_classes=10, d_model=64, seed=0, compile=True):
@@ -33,8 +35,6 @@ def document_model(num_classes=10, d_model=64, seed=0, compile=True):
     document; any size works). Compiled as in the document: Adam,
     categorical cross-entropy on the softmax output, accuracy.
     """
-    from ..nn.conv import Conv2D, MaxPooling2D
-
     image = [Conv2D(64, 3, activation="relu", seed=seed),
              Conv2D(64, 3, activation="relu", seed=seed + 1),
              MaxPooling2D(2),
@@ -55,8 +55,6 @@ def document_model(num_classes=10, d_model=64, seed=0, compile=True):
 
 
 def _image_branch(shape, width, seed):
-    from ..nn.conv import Conv2D, MaxPooling2D
-
     h, w = shape[0], shape[1]
     if min(h, w) >= 20:  # MNIST-sized: two conv blocks
         layers = [Conv2D(16, 3, activation="relu", seed=seed), MaxPooling2D(2),
@@ -69,16 +67,12 @@ def _image_branch(shape, width, seed):
 
 def _audio_branch(width, seed, kind="lstm", shape=None):
     if kind == "lstm":  # an LSTM reads the MFCC frames in order; its last state is the feature
-        from ..nn.recurrent import LSTM
-
         return [LSTM(width, seed=seed)]
     if kind == "cnn":  # or a small CNN reads the (frames, coefficients) MFCC image
-        from ..nn.conv import Conv2D, MaxPooling2D
-
-        # MFCC matrices of real clips (e.g. 101 x 13) take valid convolutions; tiny ones
+            # MFCC matrices of real clips (e.g. 101 x 13) take valid convolutions; tiny ones
         # (tests, short clips) keep their size with "same" padding so that nothing vanishes.
         pad = "valid" if shape is None or min(shape[0], shape[1]) >= 10 else "same"
-        return [_AddChannel(), Conv2D(16, 3, padding=pad, activation="relu", seed=seed),
+        return [nn.ExpandDims(), Conv2D(16, 3, padding=pad, activation="relu", seed=seed),
                 MaxPooling2D(2, padding=pad),
                 Conv2D(32, 3, padding=pad, activation="relu", seed=seed + 1),
                 MaxPooling2D(2, padding=pad), nn.Flatten(),
@@ -86,16 +80,9 @@ def _audio_branch(width, seed, kind="lstm", shape=None):
     raise ValueError(f"audio_branch must be 'lstm' or 'cnn', got {kind!r}")
 
 
-class _AddChannel(nn.Layer):
-    """(N, T, F) -> (N, T, F, 1), so a Conv2D can read an MFCC matrix as an image."""
-
-    def forward(self, x, training=False):
-        self._check_input(x, ndim=3)
-        self._cache = x.shape
-        return x[..., None]
-
-    def backward(self, dy):
-        return dy.reshape(self._saved())
+#: The layer's name before it became public as ``nn.ExpandDims`` (old imports keep working;
+#: old checkpoints load through ``nn.register_layer``'s alias).
+_AddChannel = nn.ExpandDims
 
 
 def _text_branch(width, seed):
@@ -112,40 +99,47 @@ def build_model(input_shapes, modalities=("image", "audio", "text"), fusion="att
     ----------
     input_shapes : dict
         Per-modality sample shape (without N), used to pick the image branch.
-    fusion : {"early", "late", "attention", "tensor"}
-    width : int
-        Width of every branch output (the token width d for attention fusion).
+    fusion : str
+        A registered fusion (``multimodal.FUSIONS``: "early", "late", "attention",
+        "tensor" and whatever :func:`mmscratch.multimodal.register_fusion` added).
+    num_classes, width : int
+        Classes; width of every branch output (the token width d for attention fusion).
     audio_branch : {"cnn", "lstm"}
         A small CNN over the MFCC matrix (the default: on the padded clips it reaches 100%
         audio-only on ``digits`` where the LSTM, whose last state follows the zero padding,
         stays near 45% after 15 epochs), or an LSTM over the MFCC frames.
+
+    Seeds: branch i uses ``seed + 10 i ...``, the fusion ``seed + 99``, the head
+    ``seed + 100 ...``, so a seeded model is the same whatever the registry holds.
     """
-    if fusion not in FUSIONS:
-        raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+    spec = get_fusion(fusion)
     unknown = [m for m in modalities if m not in ("image", "audio", "text")]
     if unknown or not modalities:
         raise ValueError(f"modalities must be a non-empty subset of image, audio, text; "
                          f"got {list(modalities)}")
-    if fusion == "tensor":
-        width = min(width, 16)  # the fused width is the product of (width + 1)
+    num_classes = check_count(num_classes, "num_classes", where="build_model")
+    width = check_count(width, "width", where="build_model")
+    if spec.max_width is not None:
+        width = min(width, spec.max_width)
     branches = {}
     for i, m in enumerate(modalities):
         s = seed + 10 * i
-        if m == "image":
+        if spec.branch is not None:
+            branches[m] = list(spec.branch(m, input_shapes.get(m), width, s))
+        elif m == "image":
             branches[m] = _image_branch(input_shapes[m], width, s)
         elif m == "audio":
             branches[m] = _audio_branch(width, s, audio_branch, input_shapes.get(m))
         else:
             branches[m] = _text_branch(width, s)
-        if fusion == "late":
+        if not spec.head:  # late fusion: every branch ends in its own class scores
             branches[m] = branches[m] + [nn.Dropout(0.3, seed=s + 5),
                                          nn.Dense(num_classes, seed=s + 6)]
-    if fusion == "late":
-        return MultimodalClassifier(branches, LateFusion("probabilities"), None,
-                                    modality_dropout=modality_dropout, seed=seed)
-    fuse = {"early": ConcatFusion(), "attention": AttentionFusion(width, seed=seed + 99),
-            "tensor": TensorFusion()}[fusion]
-    head = [nn.Dense(128, activation="relu", seed=seed + 100), nn.Dropout(0.5, seed=seed + 101),
-            nn.Dense(num_classes, seed=seed + 102)]
+    fuse = spec.build(width=width, seed=seed + 99, num_classes=num_classes,
+                      modalities=tuple(modalities))
+    head = None
+    if spec.head:
+        head = [nn.Dense(128, activation="relu", seed=seed + 100),
+                nn.Dropout(0.5, seed=seed + 101), nn.Dense(num_classes, seed=seed + 102)]
     return MultimodalClassifier(branches, fuse, head, modality_dropout=modality_dropout,
                                 seed=seed)

@@ -13,7 +13,7 @@ from .conv import AveragePooling2D, Conv2D, GlobalAveragePooling2D, MaxPooling2D
 from .dense import Dense
 from .embedding import Embedding
 from .gru import GRU
-from .layer import LAYER_REGISTRY, Layer
+from .layer import LAYER_REGISTRY, Layer, register_layer
 from .losses import CategoricalCrossentropy, MeanSquaredError, SoftmaxCrossEntropy
 from .mfcc_layer import MFCCLayer
 from .model import load_model, save_model
@@ -21,11 +21,11 @@ from .normalization import BatchNormalization, LayerNormalization
 from .optimizers import SGD, Adam, clip_grad_norm
 from .recurrent import LSTM, SimpleRNN
 from .sequential import Sequential
-from .shape import Dropout, Flatten
+from .shape import Dropout, ExpandDims, Flatten
 from .transformer import PositionalEncoding, TransformerEncoder
 
 __all__ = [
-    "Layer", "LAYER_REGISTRY", "initializers",
+    "Layer", "LAYER_REGISTRY", "register_layer", "initializers", "ExpandDims",
     "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
     "ReLU", "Tanh", "Sigmoid", "Softmax", "Linear", "Flatten", "Dropout",
     "SoftmaxCrossEntropy", "CategoricalCrossentropy", "MeanSquaredError",

@@ -32,8 +32,29 @@ import numpy as np
 from .. import backend
 from ..errors import check_array
 
-#: Every Layer subclass by class name, so that checkpoints can rebuild a model.
+#: Every Layer subclass by class name, so that checkpoints can rebuild a model. A class
+#: registers itself when it is defined (``Layer.__init_subclass__``), whichever package
+#: defines it: ``nn`` never needs to know the packages built on top of it.
 LAYER_REGISTRY: dict[str, type] = {}
+
+
+def register_layer(cls=None, *, aliases=()):
+    """Register a layer class for checkpoints under its name and older ``aliases``.
+
+    Every :class:`Layer` subclass is registered under its class name automatically; use
+    this (as a decorator or a call) to also accept the names older checkpoints used,
+    e.g. ``register_layer(ExpandDims, aliases=("_AddChannel",))`` so files written before
+    the rename still load. Returns the class.
+    """
+    def add(klass):
+        for key in (klass.__name__, *aliases):
+            known = LAYER_REGISTRY.get(key)
+            if known is not None and known is not klass and key != klass.__name__:
+                raise ValueError(f"register_layer: {key!r} already names {known.__name__}")
+            LAYER_REGISTRY[key] = klass
+        return klass
+
+    return add if cls is None else add(cls)
 
 
 class Layer:

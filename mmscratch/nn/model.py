@@ -12,8 +12,10 @@ backend are used as they are.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 import sys
 import tempfile
 
@@ -128,8 +130,41 @@ def _is_block(obj):
     return isinstance(obj, (Layer, Model))
 
 
-#: Every Model subclass by class name, so that a checkpoint can name its class.
+#: Every Model subclass by class name, so that a checkpoint can name its class. Classes
+#: register themselves when defined (``Model.__init_subclass__``), in whatever package.
 MODEL_REGISTRY: dict[str, type] = {}
+
+#: The package this one lives in ("mmscratch"); checkpoints may only import below it.
+_PACKAGE = __name__.split(".")[0]
+
+
+def registered_class(registry, name, module=None):
+    """The class a checkpoint names, from ``registry`` (MODEL_REGISTRY, LAYER_REGISTRY).
+
+    A class registers itself when its module is imported, so ``nn`` needs no list of the
+    packages built on top of it. When ``name`` is not registered yet, the module the
+    checkpoint recorded is imported (only modules inside this package: a file cannot make
+    the loader import anything else); checkpoints older than that record are served by
+    importing this package's subpackages in turn until one registers the name.
+
+    Raises ``KeyError`` naming the class when nothing registers it.
+    """
+    if name not in registry and isinstance(module, str) and (
+            module == _PACKAGE or module.startswith(_PACKAGE + ".")):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass  # renamed or moved since the file was written: search below
+    if name not in registry:
+        root = importlib.import_module(_PACKAGE)
+        for info in pkgutil.iter_modules(root.__path__):
+            if info.ispkg:
+                importlib.import_module(f"{_PACKAGE}.{info.name}")
+            if name in registry:
+                break
+    if name not in registry:
+        raise KeyError(f"no registered class {name!r} (register_layer / a Model subclass)")
+    return registry[name]
 
 
 class Model:
@@ -374,8 +409,10 @@ def save_model(model, path):
     if model.input_spec is None:
         raise RuntimeError("save: the model has never seen an input; call fit or predict first")
     path = os.fspath(path)
-    config = {"class": type(model).__name__, "config": model.get_config(),
-              "input_spec": model.input_spec}
+    # "module" lets load_model import the class's own module when it is not registered
+    # yet (a MultimodalClassifier loaded by a script that only imported mmscratch.nn).
+    config = {"class": type(model).__name__, "module": type(model).__module__,
+              "config": model.get_config(), "input_spec": model.input_spec}
     arrays = {"__format__": np.array(_MAGIC), "__version__": np.array(CHECKPOINT_VERSION),
               "__config__": np.array(json.dumps(config))}
     pairs = list(model.parameters())
@@ -476,9 +513,7 @@ def load_model(path):
                         f"version {CHECKPOINT_VERSION}")
     try:
         meta = json.loads(str(_scalar(data, "__config__", "U")))
-        from .. import multimodal  # noqa: F401 - registers MultimodalClassifier
-
-        cls = MODEL_REGISTRY[meta["class"]]
+        cls = registered_class(MODEL_REGISTRY, meta["class"], meta.get("module"))
         _check_spec(meta["input_spec"])
         model = cls.from_config(meta["config"])
         model.forward(_dummy(meta["input_spec"]), training=False)  # builds lazy layers

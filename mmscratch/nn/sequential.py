@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .layer import LAYER_REGISTRY, Layer
-from .model import Model
+from .model import Model, registered_class
 
 __all__ = ["Sequential"]
 
@@ -67,9 +67,12 @@ class Sequential(Model):
     def from_config(cls, config):
         layers = []
         for spec in config["layers"]:
-            if spec["class"] not in LAYER_REGISTRY:
-                raise ValueError(f"unknown layer class {spec['class']!r} in configuration")
-            layers.append(LAYER_REGISTRY[spec["class"]].from_config(spec["config"]))
+            try:
+                klass = registered_class(LAYER_REGISTRY, spec["class"])
+            except KeyError:
+                raise ValueError(f"unknown layer class {spec['class']!r} in configuration") \
+                    from None
+            layers.append(klass.from_config(spec["config"]))
         return cls(layers, name=config.get("name"))
 
     def summary(self):

@@ -1,12 +1,12 @@
-"""Layers that only move or mask values: Flatten and Dropout."""
+"""Layers that only move or mask values: Flatten, ExpandDims and Dropout."""
 
 from __future__ import annotations
 
 from .. import backend
-from .layer import Layer
+from .layer import Layer, register_layer
 from .model import epoch_seed
 
-__all__ = ["Flatten", "Dropout"]
+__all__ = ["Flatten", "ExpandDims", "Dropout"]
 
 
 class Flatten(Layer):
@@ -28,6 +28,45 @@ class Flatten(Layer):
             n_flat *= d
         self._check_grad(dy, (shape[0], n_flat))
         return dy.reshape(shape)
+
+
+class ExpandDims(Layer):
+    """Insert an axis of size 1 (``numpy.expand_dims``): ``(N, T, F) -> (N, T, F, 1)``.
+
+    With the default ``axis=-1`` a Conv2D can read an MFCC matrix ``(N, frames, n_mfcc)``
+    as a one-channel image (the CLI's audio CNN branch). ``axis`` counts the batch axis
+    as numpy does; it may not put the new axis before the batch (``axis=0``). Backward
+    drops the axis again: ``dx = dy.reshape(x.shape)``. Input: at least ``(N, d)``.
+    """
+
+    def __init__(self, axis=-1, name=None):
+        super().__init__(name)
+        if isinstance(axis, bool) or not isinstance(axis, int) or axis == 0:
+            raise ValueError(f"ExpandDims: axis must be a non-zero int (0 is the batch "
+                             f"axis), got {axis!r}")
+        self.axis = axis
+
+    def get_config(self):
+        return {"axis": self.axis}
+
+    def forward(self, x, training=False):
+        self._check_input(x, min_ndim=2, allow_empty=True)
+        if not -(x.ndim + 1) < self.axis <= x.ndim:
+            raise ValueError(f"{self.describe()}: axis {self.axis} is out of range for "
+                             f"input of shape {tuple(x.shape)}")
+        self._cache = x.shape
+        return backend.xp().expand_dims(x, self.axis)
+
+    def backward(self, dy):
+        shape = self._saved()
+        out = list(shape)
+        out.insert(self.axis if self.axis > 0 else len(shape) + 1 + self.axis, 1)
+        self._check_grad(dy, tuple(out))
+        return dy.reshape(shape)
+
+
+#: Checkpoints written before ExpandDims was public name it ``_AddChannel``.
+register_layer(ExpandDims, aliases=("_AddChannel",))
 
 
 class Dropout(Layer):
