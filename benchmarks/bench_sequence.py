@@ -1,6 +1,7 @@
 """Forward + backward speed of LSTM and MultiHeadAttention against PyTorch (CPU), one run.
 
     python benchmarks/bench_sequence.py [--repeat 7] [--no-write]
+    python benchmarks/bench_sequence.py --modern   # GRU and TransformerEncoder (issue 18)
 
 Shapes from issue 4: LSTM N=64, T=50, D=40, H=128; MultiHeadAttention self-attention
 N=64, T=50, D=128, 4 heads (key_dim 32). float32 on both sides; PyTorch
@@ -8,7 +9,9 @@ and NumPy's BLAS get the same thread count (``--threads``, default 1: the machin
 shared, and one thread each is the least noisy fair comparison). The two sides run
 alternately, round after round, and the best round of each counts, so that a burst of
 load from other jobs hits both. Writes the section "sequence" of benchmarks/RESULTS.md.
-Goals: LSTM within 2x of PyTorch, attention within 1.5x.
+Goals: LSTM within 2x of PyTorch, attention within 1.5x. ``--modern`` times GRU
+(N=64, T=50, D=40, H=128) and a TransformerEncoder block (N=64, T=50, D=128, 4 heads,
+ff 512, key padding mask) instead, goal 1.5x, and writes the section "sequence_modern".
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _report  # noqa: E402
 
 from mmscratch import backend  # noqa: E402
-from mmscratch.nn import LSTM, MultiHeadAttention  # noqa: E402
+from mmscratch.nn import GRU, LSTM, MultiHeadAttention, TransformerEncoder  # noqa: E402
 
 
 def interleaved(ours, theirs, repeat):
@@ -93,12 +96,67 @@ def bench_mha(repeat, torch):
     return "MultiHeadAttention fwd+bwd (N=64, T=50, D=128, 4 heads)", t_ours, t_ref, 1.5
 
 
+def bench_gru(repeat, torch):
+    n, t, d, h = 64, 50, 40, 128
+    rng = np.random.default_rng(0)
+    x = backend.asarray(rng.standard_normal((n, t, d)).astype(np.float32))
+    dy = backend.asarray(rng.standard_normal((n, t, h)).astype(np.float32))
+    layer = GRU(h, return_sequences=True, seed=0)  # reset_after=True: PyTorch's form
+
+    def ours():
+        layer.forward(x)
+        layer.backward(dy)
+
+    theirs = None
+    if torch is not None:
+        ref = torch.nn.GRU(d, h, batch_first=True)
+        xt = torch.tensor(backend.to_numpy(x), requires_grad=True)
+        gt = torch.tensor(backend.to_numpy(dy))
+
+        def theirs():
+            out, _ = ref(xt)
+            out.backward(gt)
+
+    t_ours, t_ref = interleaved(ours, theirs, repeat)
+    return "GRU fwd+bwd (N=64, T=50, D=40, H=128)", t_ours, t_ref, 1.5
+
+
+def bench_transformer(repeat, torch):
+    n, t, d, heads, ff = 64, 50, 128, 4, 512
+    rng = np.random.default_rng(0)
+    x = backend.asarray(rng.standard_normal((n, t, d)).astype(np.float32))
+    dy = backend.asarray(rng.standard_normal((n, t, d)).astype(np.float32))
+    mask = np.ones((n, t), dtype=bool)
+    mask[::2, 40:] = False  # half the samples padded after 40 tokens
+    layer = TransformerEncoder(heads, d // heads, ff, seed=0)  # post-norm, ReLU
+
+    def ours():
+        layer.forward(x, mask=backend.asarray(mask))
+        layer.backward(dy)
+
+    theirs = None
+    if torch is not None:
+        ref = torch.nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0, batch_first=True)
+        xt = torch.tensor(backend.to_numpy(x), requires_grad=True)
+        gt = torch.tensor(backend.to_numpy(dy))
+        pad = torch.tensor(~mask)
+
+        def theirs():
+            ref(xt, src_key_padding_mask=pad).backward(gt)
+
+    t_ours, t_ref = interleaved(ours, theirs, repeat)
+    return ("TransformerEncoder fwd+bwd (N=64, T=50, D=128, 4 heads, ff 512, padding mask)",
+            t_ours, t_ref, 1.5)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15, help="alternating rounds")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for PyTorch and for NumPy's BLAS (0: library defaults)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--modern", action="store_true",
+                        help="GRU and TransformerEncoder instead (section sequence_modern)")
     args = parser.parse_args(argv)
     try:
         import torch
@@ -116,9 +174,11 @@ def main(argv=None):
     threads = torch.get_num_threads() if torch is not None else None
 
     with limits:
-        rows = [bench_lstm(args.repeat, torch), bench_mha(args.repeat, torch)]
+        benches = (bench_gru, bench_transformer) if args.modern else (bench_lstm, bench_mha)
+        rows = [bench(args.repeat, torch) for bench in benches]
+    section = "sequence_modern" if args.modern else "sequence"
     lines = [
-        "## sequence (benchmarks/bench_sequence.py)",
+        f"## {section} (benchmarks/bench_sequence.py{' --modern' if args.modern else ''})",
         "",
         f"Machine: {_report.machine()}; backend `{backend.name()}`; float32; best of "
         f"{args.repeat} alternating rounds; PyTorch "
@@ -137,7 +197,7 @@ def main(argv=None):
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        _report.write_section("sequence", text)
+        _report.write_section(section, text)
 
 
 if __name__ == "__main__":
