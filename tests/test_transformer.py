@@ -207,3 +207,31 @@ def test_bad_input_is_a_clear_error(xp):
     block.forward(_x())
     with pytest.raises(ValueError, match="must have 8 features"):
         block.forward(_x(shape=(N, T, D + 1)))
+
+
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post", "pre"])
+def test_gradcheck_cross_attention_block(xp, norm_first):
+    # MulT's crossmodal block: x attends to a context of another length and width.
+    block = TransformerEncoder(2, 3, 5, norm_first=norm_first, activation="gelu", seed=1)
+    x, context = _x(2, shape=(N, 3, 4)), _x(3, shape=(N, 4, 5))
+    mask = backend.asarray(np.array([[True, True, False, False], [True] * 4]))
+    block.forward([x, context], mask=mask)
+    to_float64(block)
+    names = {"x0", "x1"} | {f"{o.name}.{k}" for o, k in block.parameters()} - {"attention.bk"}
+    assert ("norm_context.gamma" in names) == norm_first
+    results = check_layer(block, [x, context], forward_kwargs={"mask": mask}, eps=1e-5,
+                          wrt=names)
+    assert set(results) == names
+    assert_gradcheck(results, tol=1e-6)
+
+
+def test_cross_attention_to_a_fully_masked_context_adds_nothing(xp):
+    block = TransformerEncoder(2, 2, 6, norm_first=True, seed=0)
+    x, context = _x(2, shape=(N, 3, 4)), _x(3, shape=(N, 2, 4))
+    none = backend.asarray(np.zeros((N, 2), dtype=bool))
+    y = block.forward([x, context], mask=none)
+    # With no key to attend, the block is x + bo + FF(norm2(x + bo)): the context is unused.
+    dx, dc = block.backward(xp.ones_like(y))
+    assert not backend.to_numpy(dc).any()
+    other = block.forward([x, _x(4, shape=(N, 2, 4))], mask=none)
+    np.testing.assert_array_equal(backend.to_numpy(other), backend.to_numpy(y))

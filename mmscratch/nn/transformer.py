@@ -111,7 +111,8 @@ class TransformerEncoder(Layer):
         Seeds of the sublayers' initial weights.
 
     Sublayers: ``attention`` (MultiHeadAttention with biases), ``dense1`` (D -> ff_dim),
-    ``dense2`` (ff_dim -> D), ``norm1``, ``norm2``; ``parameters()`` yields theirs.
+    ``dense2`` (ff_dim -> D), ``norm1``, ``norm2`` (and ``norm_context``, used only by
+    cross-attention); ``parameters()`` yields theirs.
 
     Shapes
     ------
@@ -119,6 +120,13 @@ class TransformerEncoder(Layer):
     ``True`` = the token may be attended (PyTorch's ``src_key_padding_mask`` is the
     negation) -> ``(N, T, D)``. Padded positions are still computed (they attend to
     the real tokens), as in PyTorch. ``backward(dy) -> dx (N, T, D)``.
+
+    Cross-attention (MulT's crossmodal block, Tsai et al. 2019): ``forward([x, context])``
+    with context ``(N, Tc, Dc)`` lets x's tokens attend to the context's (queries from x,
+    keys and values from the context; ``mask`` is then ``(N, Tc)``); with
+    ``norm_first`` the context passes through its own LayerNormalization
+    ``norm_context``. ``backward`` then returns ``[dx, dcontext]``. A query whose keys
+    are all masked gets a zero attention output (see :mod:`mmscratch.nn.attention`).
 
     Source: Vaswani et al., "Attention Is All You Need", 2017; Xiong et al., "On Layer
     Normalization in the Transformer Architecture", 2020 (pre-norm);
@@ -146,6 +154,9 @@ class TransformerEncoder(Layer):
         self.dense2 = None  # its width is D, known at the first forward
         self.norm1 = LayerNormalization(epsilon, name="norm1")
         self.norm2 = LayerNormalization(epsilon, name="norm2")
+        # Cross-attention with norm_first normalises the context too (MulT); built, and
+        # so in parameters(), only once a [x, context] input has been seen.
+        self.norm_context = LayerNormalization(epsilon, name="norm_context")
         self.drop1 = Dropout(self.dropout, seed=s(3), name="dropout1")
         self.drop_ff = Dropout(self.dropout, seed=s(4), name="dropout")
         self.drop2 = Dropout(self.dropout, seed=s(5), name="dropout2")
@@ -157,7 +168,8 @@ class TransformerEncoder(Layer):
 
     def sublayers(self):
         """The parametrised sublayers in a fixed order (checkpoints rely on it)."""
-        return [self.attention, self.dense1, self.dense2, self.norm1, self.norm2]
+        return [self.attention, self.dense1, self.dense2, self.norm1, self.norm2,
+                self.norm_context]
 
     def parameters(self):
         if not self.built:
@@ -166,9 +178,15 @@ class TransformerEncoder(Layer):
             yield from layer.parameters()
 
     # ------------------------------------------------------------ computing
-    def _attend(self, x, mask, training):
-        a = self.attention.forward(x, training=training, mask=mask)
+    def _attend(self, x, context, mask, training):
+        inputs = x if context is None else [x, context]
+        a = self.attention.forward(inputs, training=training, mask=mask)
         return self.drop1.forward(a, training=training)
+
+    def _attend_backward(self, da):
+        """dL/d(attention output) -> (dL/dquery, dL/dcontext or None)."""
+        d = self.attention.backward(self.drop1.backward(da))
+        return (d[0], d[1]) if isinstance(d, list) else (d, None)
 
     def _feed_forward(self, x, training):
         z = self.dense1.forward(x, training=training)  # (N, T, ff_dim)
@@ -185,39 +203,62 @@ class TransformerEncoder(Layer):
         dz = dh * gelu_grad(z) if self.activation == "gelu" else dh * (z > 0)
         return self.dense1.backward(dz)
 
-    def forward(self, x, mask=None, training=False):
+    def _split(self, inputs, where):
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) != 2:
+                raise ValueError(f"{where}: a list input must be [x, context], got "
+                                 f"{len(inputs)} arrays")
+            x, context = inputs
+            check_array(x, "x", where=where, ndim=3)
+            check_array(context, "context", where=where, ndim=3)
+            if context.shape[0] != x.shape[0]:
+                raise ValueError(f"{where}: x and context must share the batch size N, got "
+                                 f"{x.shape[0]} and {context.shape[0]}")
+            return x, context
+        check_array(inputs, "x", where=where, ndim=3)
+        return inputs, None
+
+    def forward(self, inputs, mask=None, training=False):
         where = self.describe()
-        check_array(x, "x", where=where, ndim=3)
+        x, context = self._split(inputs, where)
         if isinstance(mask, bool):
             raise ValueError(f"{where}: argument 'mask' must be an (N, T) boolean array or "
                              f"None, got {mask!r} (pass training= by keyword)")
+        keys = x if context is None else context
         if mask is not None:
-            check_array(mask, "mask", where=where, shape=tuple(x.shape[:2]), dtype_kind="b")
+            check_array(mask, "mask", where=where, shape=tuple(keys.shape[:2]), dtype_kind="b")
         self._ensure_built(x.shape)
         if x.shape[2] != self.dense2.units:
             raise ValueError(f"{where}: argument 'x' must have {self.dense2.units} features "
                              f"(the block was built for that), got shape {tuple(x.shape)}")
         if self.norm_first:
-            x1 = x + self._attend(self.norm1.forward(x), mask, training)
+            ctx = None if context is None else self.norm_context.forward(context)
+            x1 = x + self._attend(self.norm1.forward(x), ctx, mask, training)
             y = x1 + self._feed_forward(self.norm2.forward(x1), training)
         else:
-            x1 = self.norm1.forward(x + self._attend(x, mask, training))
+            x1 = self.norm1.forward(x + self._attend(x, context, mask, training))
             y = self.norm2.forward(x1 + self._feed_forward(x1, training))
-        self._cache = x.shape
+        self._cache = (x.shape, context is not None)
         return y
 
     def backward(self, dy):
-        shape = self._saved()
+        shape, cross = self._saved()
         self._check_grad(dy, shape)
         if self.norm_first:
-            # y = x1 + FF(norm2(x1));  x1 = x + A(norm1(x))
+            # y = x1 + FF(norm2(x1));  x1 = x + A(norm1(x), norm_context(context))
             dx1 = dy + self.norm2.backward(self._feed_forward_backward(dy))
-            return dx1 + self.norm1.backward(self.attention.backward(self.drop1.backward(dx1)))
-        # y = norm2(x1 + FF(x1));  x1 = norm1(x + A(x))
-        ds2 = self.norm2.backward(dy)
-        dx1 = ds2 + self._feed_forward_backward(ds2)
-        ds1 = self.norm1.backward(dx1)
-        return ds1 + self.attention.backward(self.drop1.backward(ds1))
+            dq, dc = self._attend_backward(dx1)
+            dx = dx1 + self.norm1.backward(dq)
+            if cross:
+                dc = self.norm_context.backward(dc)
+        else:
+            # y = norm2(x1 + FF(x1));  x1 = norm1(x + A(x, context))
+            ds2 = self.norm2.backward(dy)
+            dx1 = ds2 + self._feed_forward_backward(ds2)
+            ds1 = self.norm1.backward(dx1)
+            dq, dc = self._attend_backward(ds1)
+            dx = ds1 + dq
+        return [dx, dc] if cross else dx
 
     def get_config(self):
         return {"num_heads": self.num_heads, "key_dim": self.key_dim, "ff_dim": self.ff_dim,
