@@ -13,6 +13,7 @@ Usage::
     MMSCRATCH_DATA=/path/to/data python benchmarks/train_mnist_cnn.py --epochs 12
     python benchmarks/train_mnist_cnn.py --backend cupy --epochs 12     # on a GPU
     python benchmarks/train_mnist_cnn.py --subset 2000 --epochs 1       # smoke run
+    python benchmarks/train_mnist_cnn.py --compare-batchnorm --subset 6000 --epochs 4
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mmscratch import backend
 from mmscratch.datasets import load_mnist
 from mmscratch.nn import (
     Adam,
+    BatchNormalization,
     Conv2D,
     Dense,
     Dropout,
@@ -39,8 +41,24 @@ from mmscratch.nn import (
 )
 
 
-def mnist_cnn(seed=0):
-    """The Keras mnist_cnn example network (logits out; the loss applies the softmax)."""
+def mnist_cnn(seed=0, batchnorm=False):
+    """The Keras mnist_cnn example network (logits out; the loss applies the softmax).
+
+    ``batchnorm=True`` puts a BatchNormalization after each Conv2D and the hidden Dense,
+    before the ReLU (Ioffe & Szegedy's placement); those layers then need no bias, since
+    BN's beta takes its place.
+    """
+    if batchnorm:
+        return Sequential([
+            Conv2D(32, 3, use_bias=False, seed=seed), BatchNormalization(), ReLU(),
+            Conv2D(64, 3, use_bias=False, seed=seed + 1), BatchNormalization(), ReLU(),
+            MaxPooling2D(2),
+            Dropout(0.25, seed=seed + 2),
+            Flatten(),
+            Dense(128, use_bias=False, seed=seed + 3), BatchNormalization(), ReLU(),
+            Dropout(0.5, seed=seed + 4),
+            Dense(10, seed=seed + 5),
+        ], name="mnist_cnn_bn")
     return Sequential([
         Conv2D(32, 3, seed=seed), ReLU(),
         Conv2D(64, 3, seed=seed + 1), ReLU(),
@@ -70,7 +88,14 @@ def main(argv=None):
     parser.add_argument("--machine", default=None,
                         help="machine description for --report-only (default: this one)")
     parser.add_argument("--note", default="", help="extra sentence for the section")
+    parser.add_argument("--batchnorm", action="store_true",
+                        help="BatchNormalization after each Conv2D and the hidden Dense")
+    parser.add_argument("--compare-batchnorm", action="store_true",
+                        help="train the network without and with BatchNormalization on the "
+                             "same batches; write the section mnist_cnn_batchnorm")
     args = parser.parse_args(argv)
+    if args.compare_batchnorm:
+        return compare_batchnorm(args)
     if args.report_only:
         log = json.loads(Path(args.report_only).read_text())
         _report.write_section(args.section, _markdown(log, args))
@@ -87,7 +112,7 @@ def main(argv=None):
     x_train, y_train = backend.asarray(x_train), backend.asarray(y_train)
     x_test, y_test = backend.asarray(x_test), backend.asarray(y_test)
 
-    model = mnist_cnn(seed=0)
+    model = mnist_cnn(seed=0, batchnorm=args.batchnorm)
     model.compile(optimizer=Adam(lr=args.lr), loss=SoftmaxCrossEntropy(), metrics=["accuracy"])
     log = {"backend": backend.name(), "batch_size": args.batch_size, "lr": args.lr,
            "n_train": int(x_train.shape[0]), "epochs": []}
@@ -107,6 +132,59 @@ def main(argv=None):
         if not args.no_report:
             _report.write_section(args.section, _markdown(log, args))
     return log
+
+
+def compare_batchnorm(args):
+    """Both networks, same data, same seeds, same batches: test accuracy after each epoch."""
+    if args.backend:
+        backend.use(args.backend)
+    x_train, y_train = load_mnist(args.data_dir, "train")
+    x_test, y_test = load_mnist(args.data_dir, "test")
+    if args.subset:
+        x_train, y_train = x_train[:args.subset], y_train[:args.subset]
+    logs = {}
+    t_start = time.perf_counter()
+    for bn in (False, True):
+        model = mnist_cnn(seed=0, batchnorm=bn)
+        model.compile(optimizer=Adam(lr=args.lr), loss=SoftmaxCrossEntropy(),
+                      metrics=["accuracy"])
+        rows = []
+        for epoch in range(1, args.epochs + 1):
+            t0 = time.perf_counter()
+            hist = model.fit(x_train, y_train, epochs=1, batch_size=args.batch_size,
+                             seed=epoch, verbose=0)
+            test = model.evaluate(x_test, y_test, batch_size=1000)
+            rows.append({"epoch": epoch, "seconds": round(time.perf_counter() - t0, 1),
+                         "loss": round(hist["loss"][0], 4),
+                         "test_accuracy": round(test["accuracy"], 4)})
+            print(("bn" if bn else "plain"), json.dumps(rows[-1]), flush=True)
+        logs["with BatchNormalization" if bn else "without"] = rows
+    minutes = (time.perf_counter() - t_start) / 60
+    lines = [
+        "## mnist_cnn_batchnorm: the Keras mnist_cnn without and with BatchNormalization "
+        "(`benchmarks/train_mnist_cnn.py --compare-batchnorm`)",
+        "",
+        f"Backend `{backend.name()}`, the first {len(x_train)} training images, batch "
+        f"{args.batch_size}, Adam lr {args.lr}, the same seeds and batches for both; "
+        "BatchNormalization (momentum 0.99, epsilon 1e-3) after each Conv2D and the hidden "
+        "Dense, before the ReLU. Test accuracy on the 10,000 test images after each epoch "
+        "(inference mode: the BN layers use their moving statistics). Command: "
+        f"`python benchmarks/train_mnist_cnn.py --compare-batchnorm --subset {len(x_train)} "
+        f"--epochs {args.epochs}`; {minutes:.0f} min on {_report.machine()} (shared).",
+        "",
+        "| epoch | " + " | ".join(f"train loss ({k}) | test acc ({k})" for k in logs) + " |",
+        "|---|" + "---|---|" * len(logs),
+    ]
+    for i in range(args.epochs):
+        lines.append(f"| {i + 1} | " + " | ".join(
+            f"{rows[i]['loss']} | {rows[i]['test_accuracy']}" for rows in logs.values()) + " |")
+    if args.note:
+        lines += ["", args.note]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_report:
+        _report.write_section("mnist_cnn_batchnorm", text)
+    return logs
 
 
 def _markdown(log, args):

@@ -24,7 +24,8 @@ chapters/03-2-models.md (the Transformer block) and chapters/05-future.md.
 
 from __future__ import annotations
 
-import numpy as np
+import itertools
+import numbers
 
 from .. import backend
 from ..errors import check_array
@@ -39,7 +40,7 @@ TRANSFORMER_MODES = ("single", "cross")
 
 
 def _positive_int(where, name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{where}: {name} must be a positive int, got {value!r}")
     return int(value)
 
@@ -105,6 +106,8 @@ class TransformerFusion(FusionLayer):
     dropout : float
         Dropout inside the blocks while training.
     activation : {"relu", "gelu"}
+    positional : bool
+        Add the sinusoidal positional encoding over each modality's own positions.
     seed : int, optional
 
     Parameters: ``modality_embedding (M, d)`` (normal, std 0.02) and those of the blocks
@@ -122,8 +125,8 @@ class TransformerFusion(FusionLayer):
     accepts_sequences = True  # the classifier may hand over (N, T, d) token branches
 
     def __init__(self, d_model=32, num_heads=2, ff_dim=64, num_layers=1, mode="single",
-                 pool="flatten", norm_first=True, dropout=0.1, activation="gelu", seed=None,
-                 name=None):
+                 pool="flatten", norm_first=True, dropout=0.1, activation="gelu",
+                 positional=True, seed=None, name=None):
         super().__init__(name)
         where = "TransformerFusion"
         self.d_model = _positive_int(where, "d_model", d_model)
@@ -139,6 +142,7 @@ class TransformerFusion(FusionLayer):
         self.norm_first = bool(norm_first)
         self.dropout = dropout
         self.activation = activation
+        self.positional = bool(positional)
         self.seed = seed
         self.blocks = []  # single: [L blocks]; cross: M lists of L blocks, flattened
         self._tokens = None
@@ -147,7 +151,8 @@ class TransformerFusion(FusionLayer):
         return {"d_model": self.d_model, "num_heads": self.num_heads, "ff_dim": self.ff_dim,
                 "num_layers": self.num_layers, "mode": self.mode, "pool": self.pool,
                 "norm_first": self.norm_first, "dropout": self.dropout,
-                "activation": self.activation, "seed": self.seed}
+                "activation": self.activation, "positional": self.positional,
+                "seed": self.seed}
 
     def _block(self, i, name):
         seed = None if self.seed is None else self.seed + 10 * (i + 1)
@@ -230,7 +235,7 @@ class TransformerFusion(FusionLayer):
                              f"modality, got {[int(h.shape[1]) for h in feats]}")
         n = feats[0].shape[0]
         emb = self.params["modality_embedding"]
-        tokens = [h + positional_encoding(t, d, h.dtype) + emb[j]
+        tokens = [(h + positional_encoding(t, d, h.dtype) if self.positional else h) + emb[j]
                   for j, (h, t) in enumerate(zip(feats, self._tokens))]
         tmask = self._token_mask(present, n)
         if self.mode == "single":
@@ -244,7 +249,7 @@ class TransformerFusion(FusionLayer):
             self._cache = (keys, n, [w], shapes)
             return self._pool(x, w)
         outs, weights = [], []
-        bounds = np.cumsum([0] + self._tokens)
+        bounds = list(itertools.accumulate([0] + self._tokens))
         for j in range(len(tokens)):
             others = [k for k in range(len(tokens)) if k != j]
             ctx = xp.concatenate([tokens[k] for k in others], axis=1)
@@ -280,7 +285,7 @@ class TransformerFusion(FusionLayer):
         xp = backend.xp()
         check_array(dy, "dy", where=self.describe(), allow_empty=True)
         m = len(self._tokens)
-        bounds = np.cumsum([0] + self._tokens)
+        bounds = list(itertools.accumulate([0] + self._tokens))
         if self.mode == "single":
             dx = self._pool_backward(dy, weights[0])  # (N, T, d)
             for block in reversed(self.blocks):
