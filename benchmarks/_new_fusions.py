@@ -19,6 +19,11 @@ def new_fusion_model(shapes, fusion, seed, dropout, width=64):
     )
     from mmscratch.multimodal.models import _audio_branch, _image_branch, _text_branch
 
+    if fusion in ("transformer", "mult"):  # issue 18: TransformerFusion, both forms
+        from mmscratch.multimodal.transformer_fusion import transformer_fusion_model
+
+        return transformer_fusion_model(shapes, list(shapes), fusion, seed=seed,
+                                        modality_dropout=dropout)
     if fusion == "crossmodal":
         branches = {"image": token_branch("image", shapes["image"], 32, seed),
                     "audio": token_branch("audio", shapes["audio"], 32, seed + 10)}

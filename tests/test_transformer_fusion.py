@@ -143,3 +143,21 @@ def test_bad_input_is_a_clear_error(xp):
         fusion.forward([backend.asarray(np.zeros((2, 3, 4)))])
     with pytest.raises(ValueError, match=r"must be \(N, T, 4\) tokens or \(N, T\*4\)"):
         TransformerFusion(4).forward([backend.asarray(np.zeros((2, 6)))])
+
+
+def test_transformer_fusion_model_builds_both_forms(xp):
+    from mmscratch.multimodal.transformer_fusion import transformer_fusion_model
+
+    rng = np.random.default_rng(1)
+    x = {"image": rng.standard_normal((4, 8, 8, 1)).astype("f4"),
+         "audio": rng.standard_normal((4, 12, 5)).astype("f4")}
+    shapes = {k: v.shape[1:] for k, v in x.items()}
+    for fusion, mode in (("transformer", "single"), ("mult", "cross")):
+        model = transformer_fusion_model(shapes, list(x), fusion, num_classes=3, d_model=8)
+        assert model.fusion.mode == mode and not model.fusion.positional
+        assert model.predict(x).shape == (4, 3)
+    with pytest.raises(ValueError, match="at least two modalities"):
+        transformer_fusion_model({"image": shapes["image"]}, ["image"], "mult",
+                                 d_model=8).predict({"image": x["image"]})
+    with pytest.raises(ValueError, match="'transformer' or 'mult'"):
+        transformer_fusion_model(shapes, list(x), "early")
