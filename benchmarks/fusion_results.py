@@ -34,7 +34,8 @@ from mmscratch.datasets import load  # noqa: E402
 from mmscratch.multimodal import FUSIONS as BUILT_IN  # noqa: E402
 from mmscratch.multimodal import build_model  # noqa: E402
 
-FUSIONS = ("early", "late", "tensor", "attention", "gated", "lowrank", "crossmodal")
+FUSIONS = ("early", "late", "tensor", "attention", "gated", "lowrank", "crossmodal",
+           "transformer", "mult")
 
 
 def accuracy(model, x, y):
