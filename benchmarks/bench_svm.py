@@ -122,7 +122,7 @@ def fsdd_accuracy():
         ex = MFCC(data.sample_rate, preset="librosa", **feats)
 
         def stats(part, ex=ex):
-            f, n = ex(backend.asarray(part.waveforms), lengths=part.lengths)  # (N, C, T)
+            f, n = ex.ragged(backend.asarray(part.waveforms), part.lengths)  # (N, C, T)
             f, n = backend.to_numpy(f), np.asarray(backend.to_numpy(n))
             valid = (np.arange(f.shape[2])[None, :] < n[:, None])[:, None, :]  # (N, 1, T)
             cnt = np.maximum(valid.sum(axis=2), 1)

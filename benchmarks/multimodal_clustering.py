@@ -44,10 +44,10 @@ MFCC_SETTINGS = dict(n_mfcc=13, n_fft=256, hop_length=80, n_mels=40, fmin=0.0, f
 
 def mfcc_statistics(waveforms, lengths, sample_rate):
     """(N, 26): mean and std over each clip's own frames of 13 MFCCs (host arrays in/out)."""
-    from mmscratch.features.mfcc import mfcc
+    from mmscratch.features import mfcc_ragged
 
     x = backend.asarray(np.ascontiguousarray(waveforms, dtype=np.float64))
-    feats, n_frames = mfcc(x, sample_rate, lengths=np.asarray(lengths), **MFCC_SETTINGS)
+    feats, n_frames = mfcc_ragged(x, sample_rate, lengths=np.asarray(lengths), **MFCC_SETTINGS)
     feats = backend.to_numpy(feats)  # (N, 13, T_max), zero after each clip's frames
     n_frames = backend.to_numpy(n_frames).astype(np.int64)
     mask = np.arange(feats.shape[2])[None, None, :] < n_frames[:, None, None]  # (N, 1, T)

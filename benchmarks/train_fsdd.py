@@ -60,7 +60,7 @@ def features(split, extractor):
     would otherwise come back with fewer frames).
     """
     x = backend.asarray(split.waveforms)
-    feats, n = extractor(x, lengths=split.lengths)  # (N, C, T_split)
+    feats, n = extractor.ragged(x, split.lengths)  # (N, C, T_split)
     feats = np.swapaxes(backend.to_numpy(feats), 1, 2)
     T = int(extractor.num_frames(MAX_LEN))
     out = np.zeros((feats.shape[0], T, feats.shape[2]), dtype=feats.dtype)

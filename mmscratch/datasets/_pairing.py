@@ -137,7 +137,7 @@ def mfcc_features(waves, sample_rate, lengths=None, **overrides):
     if lengths is None:
         feats = backend.to_numpy(extractor(x))  # (N, n_mfcc, T)
     else:
-        feats, _ = extractor(x, lengths=np.asarray(lengths, dtype=np.int64))
+        feats, _ = extractor.ragged(x, np.asarray(lengths, dtype=np.int64))
         feats = backend.to_numpy(feats)
         feats = np.pad(feats, ((0, 0), (0, 0), (0, T - feats.shape[2])))
     return np.ascontiguousarray(np.swapaxes(feats, 1, 2), dtype=np.float32), cfg

@@ -45,11 +45,44 @@ from __future__ import annotations
 
 import decimal
 import math
+import warnings
 
 import numpy as np
 
 from .. import backend
 from ..errors import check_count
+
+# The stages live one per module, as librosa splits them; their names stay importable
+# from here (``from mmscratch.features.mfcc import mel_filterbank`` keeps working).
+from .cepstrum import (
+    _clip_top,
+    _dct_host,
+    _lifter_host,
+    dct,
+    dct_matrix,
+    deltas,
+    document_mfcc,
+    lifter,
+    log,
+    power_to_db,
+)
+from .mel import (
+    _mel_filterbank_host,
+    apply_filterbank,
+    hz_to_mel,
+    mel_filterbank,
+    mel_frequencies,
+    mel_to_hz,
+)
+from .spectrum import (
+    _mm,
+    fft_frequencies,
+    frame,
+    get_window,
+    num_frames,
+    power_spectrum,
+    preemphasis,
+)
 
 __all__ = [
     "PRESETS",
@@ -72,6 +105,7 @@ __all__ = [
     "deltas",
     "document_mfcc",
     "mfcc",
+    "mfcc_ragged",
     "MFCC",
 ]
 
@@ -105,8 +139,6 @@ _ALIASES = {
     "ceplifter": "lifter", "appendEnergy": "append_energy", "winfunc": "window",
 }
 _SECONDS_ALIASES = ("winlen", "winstep")
-_PAD_MODES = ("constant", "reflect", "symmetric", "edge", "wrap")
-_EPS = float(np.finfo(np.float64).eps)  # python_speech_features' floor before ln
 
 
 def _round_half_up(v: float) -> int:
@@ -128,635 +160,11 @@ def _to_samples(v, sample_rate, name):
     return check_count(v, name, where="MFCC")
 
 
-def _xp_of(a):
-    return backend.get_array_module(a) if backend.is_array(a) else backend.xp()
-
-
 def _float_dtype(a):
     return a.dtype if a.dtype.kind == "f" else np.dtype(backend.floatx())
 
 
 # --------------------------------------------------------------------------- stages
-def preemphasis(x, coef=0.97, lengths=None):
-    """First-order high-pass ``x'[n] = x[n] - a x[n-1]``, with ``x'[0] = x[0]``.
-
-    Boosts high frequencies whose energy falls off in voiced speech. As in
-    python_speech_features the first sample is kept as is.
-
-    Parameters
-    ----------
-    x : array (..., samples)
-    coef : float
-        The coefficient ``a``; 0 returns ``x`` unchanged.
-    lengths : array of int (N,), optional
-        Valid samples per clip of a zero-padded ``(N, samples)`` batch; the output is
-        zero beyond each length (so the filter does not leak ``-a x[len-1]`` into the
-        padding).
-
-    Returns
-    -------
-    array (..., samples)
-
-    Chapter: chapters/03-1-feature-extraction.md.
-    """
-    xp = _xp_of(x)
-    if coef == 0:
-        return x
-    y = xp.concatenate([x[..., :1], x[..., 1:] - coef * x[..., :-1]], axis=-1)
-    if lengths is not None:
-        mask = _sample_mask(lengths, x.shape[-1], xp)
-        y = xp.where(mask, y, xp.zeros((), dtype=y.dtype))
-    return y
-
-
-def _sample_mask(lengths, n, xp):
-    lens = backend.asarray(np.asarray(backend.to_numpy(lengths), dtype=np.int64))
-    return xp.arange(n)[None, :] < lens[:, None]  # (N, n)
-
-
-def num_frames(length, frame_length, hop_length, center=False, pad_end=False):
-    """Number of frames of a clip of ``length`` samples (host integers, vectorised).
-
-    * ``center=True`` pads ``frame_length // 2`` on both sides first (librosa);
-    * ``pad_end=False``: only whole frames, ``1 + (L - frame_length) // hop``
-      (librosa ``center=False``; needs ``L >= frame_length``);
-    * ``pad_end=True``: zero-pad the end so every sample is covered,
-      ``1 + ceil((L - frame_length) / hop)``, at least 1 (python_speech_features).
-
-    Returns a NumPy int array (or int for an int ``length``).
-    """
-    L = np.asarray(length, dtype=np.int64)
-    if center:
-        L = L + 2 * (frame_length // 2)
-    if pad_end:
-        n = np.where(L <= frame_length, 1, 1 + -((frame_length - L) // hop_length))
-    else:
-        n = 1 + (L - frame_length) // hop_length
-    return int(n) if n.ndim == 0 else n
-
-
-def _reflect_index(p, n, mode, xp):
-    """Map positions ``p`` (any ints) into ``[0, n)`` like ``np.pad`` modes."""
-    if mode == "edge":
-        return xp.clip(p, 0, n - 1)
-    if mode == "wrap":
-        return p % n
-    if mode == "reflect":
-        period = xp.maximum(2 * (n - 1), 1)
-        m = p % period
-        return xp.where(m >= n, period - m, m)
-    if mode == "symmetric":
-        period = 2 * n
-        m = p % period
-        return xp.where(m >= n, period - 1 - m, m)
-    raise ValueError(f"pad_mode must be one of {_PAD_MODES}, got {mode!r}")
-
-
-def frame(x, frame_length, hop_length, *, center=False, pad_mode="constant", pad_end=False,
-          lengths=None):
-    """Cut signals into overlapping frames (one strided view, no loop over frames).
-
-    Frame t of a clip covers samples ``t*hop - pad .. t*hop - pad + frame_length - 1``
-    with ``pad = frame_length // 2`` when ``center`` (librosa) and 0 otherwise.
-
-    Parameters
-    ----------
-    x : array (..., samples), or (N, samples) zero-padded clips when ``lengths`` is given
-    frame_length, hop_length : int
-        Samples per frame and between frame starts.
-    center : bool
-        Pad both ends by ``frame_length // 2`` with ``pad_mode`` so that frame t is
-        centred on sample ``t * hop``.
-    pad_mode : {"constant", "reflect", "symmetric", "edge", "wrap"}
-        As ``np.pad``; each clip is padded at its own length.
-    pad_end : bool
-        Zero-pad the end so that the last samples get a frame (python_speech_features).
-    lengths : array of int (N,), optional
-        Valid samples per clip.
-
-    Returns
-    -------
-    frames : array (..., n_frames_max, frame_length)
-        A strided *view* of the padded signal (overlapping frames share memory: read it,
-        do not write into it). Frames past a clip's own count are computed from padding;
-        mask them with ``n_frames``.
-    n_frames : numpy int array (N,) or int
-        Frames per clip (host values: they are shapes, not data).
-
-    Chapter: chapters/03-1-feature-extraction.md.
-    """
-    xp = _xp_of(x)
-    L = x.shape[-1]
-    pad = frame_length // 2 if center else 0
-    if lengths is None:
-        lens = np.asarray(L)
-    else:
-        lens = np.asarray(backend.to_numpy(lengths), dtype=np.int64).reshape(-1)
-        if x.ndim != 2 or lens.shape[0] != x.shape[0]:
-            raise ValueError(f"frame: lengths of shape {lens.shape} need x of shape (N, samples) "
-                             f"with N = {lens.shape[0]}, got {tuple(x.shape)}")
-        if lens.size and (lens.min() < 1 or lens.max() > L):
-            raise ValueError(f"frame: lengths must lie in [1, {L}], got {lens.min()}..{lens.max()}")
-    n = num_frames(lens, frame_length, hop_length, center=center, pad_end=pad_end)
-    n_arr = np.asarray(n)
-    if n_arr.size and n_arr.min() < 1:
-        short = int(np.asarray(lens).reshape(-1)[np.argmin(n_arr.reshape(-1))])
-        raise ValueError(f"frame: a clip of {short} samples is shorter than frame_length="
-                         f"{frame_length} (use center=True or pad_end=True)")
-    t_max = int(n_arr.max()) if n_arr.size else 0
-    total = (t_max - 1) * hop_length + frame_length  # padded samples the frames touch
-    if pad_mode not in _PAD_MODES:
-        raise ValueError(f"pad_mode must be one of {_PAD_MODES}, got {pad_mode!r}")
-    if lengths is not None and pad_mode == "constant":
-        # zero whatever lies past each clip, then one constant pad serves all clips
-        x = xp.where(_sample_mask(lens, L, xp), x, xp.zeros((), dtype=x.dtype))
-    if lengths is None or pad_mode == "constant":
-        right = max(total - pad - L, 0)
-        widths = [(0, 0)] * (x.ndim - 1) + [(pad, right)]
-        if pad and pad_mode != "constant":
-            # pad both ends with the mode (np.pad semantics), then zeros beyond
-            y = xp.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)], mode=pad_mode)
-            y = xp.pad(y, [(0, 0)] * (x.ndim - 1) + [(0, max(total - L - 2 * pad, 0))])
-        else:
-            y = xp.pad(x, widths) if (pad or right) else x
-    else:
-        # variable lengths with a reflecting mode: one gather per clip's own length
-        q = np.arange(max(total, L + 2 * pad)) - pad  # (Lp,) position in the clip
-        lens_b = lens[:, None]
-        idx = _reflect_index(q[None, :], lens_b, pad_mode, np)
-        inside = q[None, :] < lens_b + pad
-        idx = np.where(inside, idx, 0)
-        rows = np.arange(x.shape[0])[:, None]
-        y = x[backend.asarray(rows), backend.asarray(idx)]
-        y = xp.where(backend.asarray(inside), y, xp.zeros((), dtype=x.dtype))
-    y = xp.ascontiguousarray(y)
-    step = y.strides[-1]
-    # a strided view (no copy): frame t starts hop_length samples after frame t-1
-    frames = xp.lib.stride_tricks.as_strided(
-        y, shape=tuple(y.shape[:-1]) + (t_max, frame_length),
-        strides=tuple(y.strides[:-1]) + (hop_length * step, step))  # (..., T, frame_length)
-    return frames, (n if lengths is not None else int(n_arr))
-
-
-def get_window(window, win_length, n_fft=None, *, fftbins=True, dtype=np.float64):
-    """Analysis window of ``win_length`` samples, zero-padded (centred) to ``n_fft``.
-
-    * ``"hann"``:    w[n] = 0.5 - 0.5 cos(2 pi n / M)
-    * ``"hamming"``: w[n] = 0.54 - 0.46 cos(2 pi n / M)
-    * ``None``, ``"none"``, ``"ones"``, ``"boxcar"``, ``"rectangular"``: w[n] = 1
-
-    with ``M = win_length`` (periodic, ``fftbins=True``, as ``scipy.signal.get_window``
-    and librosa) or ``M = win_length - 1`` (symmetric, ``numpy.hanning``). An array or a
-    callable ``f(win_length)`` is accepted as is.
-
-    Returns
-    -------
-    array (n_fft or win_length,) on the active backend.
-
-    Chapter: chapters/03-1-feature-extraction.md.
-    """
-    M = int(win_length)
-    if callable(window) and not isinstance(window, str):
-        w = np.asarray(window(M), dtype=np.float64)
-    elif window is None or (isinstance(window, str) and window.lower() in
-                            ("none", "ones", "boxcar", "rectangular", "rect")):
-        w = np.ones(M)
-    elif isinstance(window, str):
-        name = window.lower()
-        denom = M if fftbins else max(M - 1, 1)
-        phase = 2 * np.pi * np.arange(M) / denom
-        if name in ("hann", "hanning"):
-            w = 0.5 - 0.5 * np.cos(phase)
-        elif name == "hamming":
-            w = 0.54 - 0.46 * np.cos(phase)
-        else:
-            raise ValueError(f"window must be 'hann', 'hamming', None, an array or a callable, "
-                             f"got {window!r}")
-    else:
-        w = np.asarray(backend.to_numpy(window), dtype=np.float64).reshape(-1)
-    if w.shape != (M,):
-        raise ValueError(f"window has {w.shape[0]} samples, expected win_length={M}")
-    if n_fft is not None and n_fft != M:
-        if M > n_fft:
-            raise ValueError(f"win_length={M} must be <= n_fft={n_fft}")
-        left = (n_fft - M) // 2  # librosa.util.pad_center
-        w = np.pad(w, (left, n_fft - M - left))
-    return backend.asarray(w.astype(dtype))
-
-
-def power_spectrum(frames, n_fft=None, power=2.0, scale=None):
-    """``P_k = |X_k|^power`` of each frame, with ``X = rfft(frame, n_fft)``.
-
-    Parameters
-    ----------
-    frames : array (..., n_frames, frame_length)
-        Windowed frames; shorter than ``n_fft`` -> zero-padded at the end, longer ->
-        cropped (as ``numpy.fft.rfft(frames, n)``).
-    n_fft : int, optional
-        FFT size (default: frame length).
-    power : float
-        2 for power (default), 1 for magnitude.
-    scale : None or "n_fft"
-        ``"n_fft"`` divides by n_fft (python_speech_features' ``powspec``).
-
-    Returns
-    -------
-    array (..., n_frames, 1 + n_fft // 2)
-
-    Chapter: chapters/03-1-feature-extraction.md.
-    """
-    xp = _xp_of(frames)
-    n_fft = frames.shape[-1] if n_fft is None else int(n_fft)
-    X = xp.fft.rfft(frames, n=n_fft, axis=-1)
-    if power == 2:
-        A = xp.abs(X)  # |X|^2 as |X| * |X|: one fast vectorised hypot, as both references do
-        P = A * A
-    elif power == 1:
-        P = xp.abs(X)
-    else:
-        P = xp.abs(X) ** power
-    P = P.astype(frames.dtype, copy=False)
-    if scale == "n_fft":
-        P = P * (1.0 / n_fft)
-    elif scale is not None:
-        raise ValueError(f"scale must be None or 'n_fft', got {scale!r}")
-    return P
-
-
-def fft_frequencies(sample_rate, n_fft):
-    """Centre frequency (Hz) of each rFFT bin: ``k * sr / n_fft``, k = 0..n_fft//2 (host)."""
-    return np.fft.rfftfreq(n=int(n_fft), d=1.0 / sample_rate)
-
-
-_F_SP = 200.0 / 3  # Slaney: 66.67 Hz per mel below 1 kHz
-_MIN_LOG_HZ = 1000.0
-_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP  # 15
-_LOGSTEP = math.log(6.4) / 27.0
-
-
-def hz_to_mel(f, htk=False):
-    """Hertz to mel.
-
-    HTK: ``m = 2595 log10(1 + f / 700)``. Slaney (Auditory Toolbox, librosa's default):
-    linear ``m = f / (200/3)`` below 1 kHz, logarithmic ``m = 15 + ln(f / 1000) / (ln 6.4 / 27)``
-    above. Works on floats, NumPy arrays and backend arrays.
-
-    Chapter: chapters/03-1-feature-extraction.md.
-    """
-    m = _xp_of(f) if backend.is_array(f) else np
-    f = m.asarray(f, dtype=np.float64) if not backend.is_array(f) else f
-    if htk:
-        return 2595.0 * m.log10(1.0 + f / 700.0)
-    safe = m.maximum(f, _MIN_LOG_HZ)  # log of >= 1 kHz only; the where picks the branch
-    return m.where(f >= _MIN_LOG_HZ, _MIN_LOG_MEL + m.log(safe / _MIN_LOG_HZ) / _LOGSTEP,
-                   f / _F_SP)
-
-
-def mel_to_hz(mel, htk=False):
-    """Mel to hertz, the inverse of :func:`hz_to_mel` (HTK or Slaney scale).
-
-    HTK: ``f = 700 (10^(m / 2595) - 1)``; Slaney: ``f = (200/3) m`` below 15 mel,
-    ``f = 1000 exp((ln 6.4 / 27)(m - 15))`` above.
-
-    Chapter: chapters/03-1-feature-extraction.md.
-    """
-    m = _xp_of(mel) if backend.is_array(mel) else np
-    mel = m.asarray(mel, dtype=np.float64) if not backend.is_array(mel) else mel
-    if htk:
-        return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
-    return m.where(mel >= _MIN_LOG_MEL,
-                   _MIN_LOG_HZ * m.exp(_LOGSTEP * (mel - _MIN_LOG_MEL)), _F_SP * mel)
-
-
-def mel_frequencies(n_mels=128, fmin=0.0, fmax=11025.0, htk=False):
-    """``n_mels`` frequencies (Hz) equally spaced on the mel scale from fmin to fmax (host)."""
-    mels = np.linspace(hz_to_mel(fmin, htk=htk), hz_to_mel(fmax, htk=htk), n_mels)
-    return mel_to_hz(mels, htk=htk)
-
-
-def _mel_filterbank_host(sample_rate, n_fft, n_mels, fmin, fmax, htk, norm, quantize):
-    fmax = float(sample_rate) / 2 if fmax is None else float(fmax)
-    n_bins = 1 + int(n_fft) // 2
-    if quantize:
-        # python_speech_features: band edges snapped to FFT bin numbers, triangles in bins
-        if fmax > sample_rate / 2:
-            raise ValueError(f"fmax={fmax} exceeds the Nyquist frequency {sample_rate / 2}")
-        mel_pts = np.linspace(hz_to_mel(fmin, htk), hz_to_mel(fmax, htk), n_mels + 2)
-        edges = np.floor((n_fft + 1) * mel_to_hz(mel_pts, htk) / sample_rate)
-        lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-        i = np.arange(n_bins)[None, :].astype(np.float64)
-        up = (i >= lo) & (i < mid)
-        down = (i >= mid) & (i < hi)
-        weights = (np.where(up, (i - lo) / np.where(mid > lo, mid - lo, 1), 0.0)
-                   + np.where(down, (hi - i) / np.where(hi > mid, hi - mid, 1), 0.0))
-    else:
-        # librosa.filters.mel: triangles between neighbouring mel points, in Hz
-        fftfreqs = fft_frequencies(sample_rate, n_fft)
-        mel_f = mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax, htk=htk)
-        fdiff = np.diff(mel_f)
-        ramps = mel_f[:, None] - fftfreqs[None, :]  # (n_mels + 2, n_bins)
-        lower = -ramps[:-2] / fdiff[:-1, None]
-        upper = ramps[2:] / fdiff[1:, None]
-        weights = np.maximum(0.0, np.minimum(lower, upper))
-        if norm == "slaney":
-            weights = weights * (2.0 / (mel_f[2:n_mels + 2] - mel_f[:n_mels]))[:, None]
-    if norm is not None and norm != "slaney":
-        if not isinstance(norm, (int, float)) or isinstance(norm, bool):
-            raise ValueError(f"mel_norm must be None, 'slaney' or a number (p-norm), got {norm!r}")
-        length = (np.max(np.abs(weights), axis=1, keepdims=True) if np.isinf(norm)
-                  else np.sum(np.abs(weights) ** norm, axis=1, keepdims=True) ** (1.0 / norm))
-        tiny = np.finfo(np.float64).tiny
-        weights = weights / np.where(length < tiny, 1.0, length)
-    elif norm == "slaney" and quantize:
-        raise ValueError("mel_norm='slaney' is not defined for bin-quantised (python_speech_"
-                         "features) filters; use mel_norm=None")
-    return weights
-
-
-def mel_filterbank(sample_rate, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False,
-                   norm="slaney", *, quantize=False, dtype=np.float64):
-    """Triangular mel filterbank ``H`` (n_mels, 1 + n_fft // 2), as ``librosa.filters.mel``.
-
-    Filter i rises linearly from mel point f_{i} to f_{i+1} and falls to f_{i+2}, the
-    ``n_mels + 2`` points being equally spaced on the mel scale (HTK or Slaney) between
-    ``fmin`` and ``fmax`` (default sr/2):
-
-        H_ik = max(0, min((f_k - f_i) / (f_{i+1} - f_i), (f_{i+2} - f_k) / (f_{i+2} - f_{i+1})))
-
-    ``norm="slaney"`` scales filter i by ``2 / (f_{i+2} - f_i)`` (equal area); a number
-    p divides each row by its p-norm; None leaves peaks at 1. ``quantize=True`` snaps the
-    edges to FFT bins ``floor((n_fft + 1) f / sr)`` and draws the triangles in bin units,
-    as python_speech_features' ``get_filterbanks``.
-
-    Returns
-    -------
-    array (n_mels, 1 + n_fft // 2) on the active backend (built on the host).
-
-    Chapter: chapters/03-1-feature-extraction.md.
-    """
-    w = _mel_filterbank_host(sample_rate, n_fft, n_mels, fmin, fmax, htk, norm, quantize)
-    return backend.asarray(w.astype(dtype))
-
-
-def _matmul_last(x, M):
-    """``x @ M.T`` along the last axis (the feature axis of the stage layout)."""
-    return _mm(x, M.T.astype(x.dtype, copy=False))
-
-
-def _mm(x, M):
-    """``x @ M`` for x (..., K) as one 2-D GEMM (stacked 3-D matmul runs one small GEMM per
-    clip, several times slower)."""
-    out = x.reshape((-1, x.shape[-1])) @ M
-    return out.reshape(tuple(x.shape[:-1]) + (M.shape[-1],))
-
-
-def apply_filterbank(P, H):
-    """Mel-band energies ``P_i = sum_k H_ik P_k``: (..., frames, bins) -> (..., frames, n_mels)."""
-    return _matmul_last(P, H)
-
-
-def power_to_db(S, amin=1e-10, top_db=80.0, ref=1.0, *, valid=None):
-    """Decibels ``10 log10(max(S, amin) / ref)``, clipped to ``top_db`` below the peak.
-
-    The floor ``amin`` comes *before* the log, so silence gives ``10 log10(amin)``
-    (-100 dB), never -inf. The peak is taken per clip over its last two axes (frames and
-    bands), which is librosa's ``power_to_db`` applied to one clip at a time.
-
-    Parameters
-    ----------
-    S : array (..., frames, bands), non-negative
-    amin : float > 0
-    top_db : float or None
-    ref : float
-    valid : bool array (..., frames), optional
-        Frames that count for the peak (padding of variable-length batches does not).
-
-    Returns
-    -------
-    array like ``S``
-
-    Chapter: chapters/03-1-feature-extraction.md.
-    """
-    xp = _xp_of(S)
-    if amin <= 0:
-        raise ValueError(f"amin must be > 0, got {amin}")
-    out = 10.0 * xp.log10(xp.maximum(S, amin))
-    out = out - 10.0 * math.log10(max(amin, abs(ref)))
-    return _clip_top(out, top_db, valid, xp)
-
-
-def _clip_top(out, top_db, valid, xp):
-    if top_db is None:
-        return out
-    if top_db < 0:
-        raise ValueError(f"top_db must be >= 0, got {top_db}")
-    masked = out if valid is None else xp.where(valid[..., None], out, -xp.inf)
-    peak = masked.max(axis=(-2, -1), keepdims=True)
-    return xp.maximum(out, peak - top_db)
-
-
-def log(S, amin=_EPS):
-    """Natural log ``ln(max(S, amin))``; the floor keeps silence finite (ln eps = -36)."""
-    xp = _xp_of(S)
-    return xp.log(xp.maximum(S, amin))
-
-
-def dct_matrix(n_input, n_output=None, norm="ortho", dtype=np.float64):
-    """DCT-II as a matrix ``D`` (n_output, n_input), so that ``c = D @ L``.
-
-        D_ji = s_j cos(pi j (2 i + 1) / (2 N)),  N = n_input
-
-    ``norm="ortho"``: ``s_0 = sqrt(1/N)``, ``s_j = sqrt(2/N)`` (orthonormal rows, as
-    ``scipy.fft.dct(norm="ortho")``); ``norm=None``: ``s_j = 2`` (scipy's unnormalised).
-    Keeping the first ``n_output`` rows truncates the cepstrum.
-
-    Returns
-    -------
-    array (n_output, n_input) on the active backend.
-
-    Chapter: chapters/03-1-feature-extraction.md.
-    """
-    return backend.asarray(_dct_host(n_input, n_output, norm).astype(dtype))
-
-
-def _dct_host(n_input, n_output=None, norm="ortho"):
-    N = int(n_input)
-    K = N if n_output is None else int(n_output)
-    if K > N:
-        raise ValueError(f"n_mfcc={K} cannot exceed the number of mel bands {N}")
-    j = np.arange(K)[:, None]
-    i = np.arange(N)[None, :]
-    D = np.cos(np.pi * j * (2 * i + 1) / (2 * N))
-    if norm == "ortho":
-        s = np.full((K, 1), math.sqrt(2.0 / N))
-        s[0] = math.sqrt(1.0 / N)
-        return D * s
-    if norm is None:
-        return 2.0 * D
-    raise ValueError(f"norm must be 'ortho' or None, got {norm!r}")
-
-
-def dct(L, D):
-    """Cepstrum ``c_j = sum_i D_ji L_i``: (..., frames, n_mels) -> (..., frames, n_mfcc)."""
-    return _matmul_last(L, D)
-
-
-def _lifter_host(n, Q, offset):
-    if not Q:
-        return None
-    if Q < 0:
-        raise ValueError(f"lifter must be >= 0, got {Q}")
-    return 1.0 + (Q / 2.0) * np.sin(np.pi * (np.arange(n) + offset) / Q)
-
-
-def lifter(c, Q=22, offset=0, axis=-1):
-    """Cepstral liftering ``c_j <- (1 + (Q/2) sin(pi (j + offset) / Q)) c_j``.
-
-    ``offset=0`` is HTK / python_speech_features (c0 unchanged); librosa indexes from 1
-    (``offset=1``). ``Q=0`` returns ``c`` unchanged. ``axis`` is the coefficient axis.
-
-    Chapter: chapters/03-1-feature-extraction.md.
-    """
-    lift = _lifter_host(c.shape[axis], Q, offset)
-    if lift is None:
-        return c
-    shape = [1] * c.ndim
-    shape[axis] = -1
-    return c * backend.asarray(lift.reshape(shape).astype(c.dtype))
-
-
-def _savgol_host(width, order):
-    """Savitzky-Golay weights for derivative ``order`` of a degree-``order`` local fit.
-
-    Returns interior weights (W,), and the (h, W) maps from the first / last W frames
-    to the first / last h = W // 2 outputs (scipy's ``mode="interp"``).
-    """
-    h = width // 2
-    x = np.arange(width) - h
-    A = x[:, None] ** np.arange(order + 1)[None, :]  # (W, p+1) Vandermonde
-    pinv = np.linalg.pinv(A)  # polynomial coefficients = pinv @ y
-    interior = math.factorial(order) * pinv[order]
-
-    def deriv_rows(pos):
-        # d^order/dx^order of sum_p a_p x^p at pos = sum_{p>=order} a_p p!/(p-order)! x^(p-order)
-        rows = np.zeros((len(pos), width))
-        for p in range(order, A.shape[1]):
-            coef = math.factorial(p) / math.factorial(p - order)
-            rows += coef * (pos[:, None] ** (p - order)) * pinv[p][None, :]
-        return rows
-
-    first = deriv_rows(np.arange(h) - h)  # outputs 0..h-1
-    last = deriv_rows(np.arange(1, h + 1).astype(np.float64))  # outputs n-h..n-1
-    return interior, first, last
-
-
-def deltas(feat, width=9, order=1, mode="interp", axis=-1, lengths=None):
-    """Delta features: the local slope of each coefficient over time.
-
-    Regression over +-N frames (N = width // 2):
-
-        d_t = sum_{k=1}^{N} k (c_{t+k} - c_{t-k}) / (2 sum_{k=1}^{N} k^2)
-
-    ``mode="interp"`` (default) reproduces ``librosa.feature.delta`` (a Savitzky-Golay
-    filter of polynomial order ``order``, ``scipy.signal.savgol_filter(mode="interp")``):
-    the interior is the formula above for order 1 (for order 2 the second derivative of
-    a local quadratic fit); the first and last N frames take the derivative of a
-    polynomial fitted to the first/last ``width`` frames. Needs at least ``width`` frames.
-    ``mode="edge"`` is python_speech_features' ``delta(feat, N)``: the formula above with
-    the edge frames repeated; ``order=2`` there applies it twice (delta of delta).
-
-    Parameters
-    ----------
-    feat : array (..., frames) along ``axis``; e.g. MFCC (..., n_mfcc, frames)
-    width : odd int >= 3
-    order : 1 or 2
-    lengths : array of int (N,), optional
-        Valid frames per clip of a padded (N, ..., frames) batch; each clip's edges are
-        handled at its own length and the padding stays 0.
-
-    Returns
-    -------
-    array like ``feat``
-
-    Chapter: chapters/03-1-feature-extraction.md.
-    """
-    xp = _xp_of(feat)
-    if width < 3 or width % 2 != 1:
-        raise ValueError(f"width must be an odd integer >= 3, got {width}")
-    if order not in (1, 2):
-        raise ValueError(f"order must be 1 or 2, got {order}")
-    if mode not in ("interp", "edge"):
-        raise ValueError(f"mode must be 'interp' or 'edge', got {mode!r}")
-    moved = xp.moveaxis(feat, axis, -1)
-    T = moved.shape[-1]
-    if lengths is None:
-        n = np.full((1, 1), T, dtype=np.int64)  # (1, 1): one length for every row
-        x = moved.reshape((1, -1, T))
-    else:
-        n = np.asarray(backend.to_numpy(lengths), dtype=np.int64).reshape(-1, 1)
-        if n.shape[0] != moved.shape[0]:
-            raise ValueError(f"deltas: {n.shape[0]} lengths for a batch of {moved.shape[0]}")
-        x = moved.reshape((moved.shape[0], -1, T))  # (N, R, T)
-    if mode == "interp" and n.min() < width:
-        raise ValueError(f"deltas(mode='interp') needs at least width={width} frames, got "
-                         f"{n.min()}; use a smaller width or mode='edge'")
-    h = width // 2
-    t = np.arange(T)[None, :]  # (1, T)
-    k = np.arange(-h, h + 1)
-    window_idx = np.clip(t[..., None] + k, 0, n[..., None] - 1)  # (N|1, T, W)
-    if mode == "edge":
-        w = k / (2.0 * np.sum(np.arange(1, h + 1) ** 2))
-        out = _take(x, window_idx) @ backend.asarray(w.astype(x.dtype))  # (N, R, T)
-    else:
-        interior_w, first_w, last_w = _savgol_host(width, order)
-        out = _take(x, window_idx) @ backend.asarray(interior_w.astype(x.dtype))
-        head = x[..., :width] @ backend.asarray(first_w.T.astype(x.dtype))  # (N, R, h)
-        tail = _take(x, n - width + np.arange(width)) @ backend.asarray(
-            last_w.T.astype(x.dtype))  # (N, R, h)
-        head_full = head[..., backend.asarray(np.minimum(np.arange(T), h - 1))]
-        tail_full = _take(tail, np.clip(t - (n - h), 0, h - 1))
-        out = xp.where(backend.asarray(t < h)[:, None, :], head_full, out)
-        out = xp.where(backend.asarray(t >= n - h)[:, None, :], tail_full, out)
-    if lengths is not None:
-        out = xp.where(backend.asarray(t < n)[:, None, :], out, xp.zeros((), dtype=out.dtype))
-    out = out.reshape(moved.shape)
-    if mode == "edge" and order == 2:
-        return deltas(xp.moveaxis(out, -1, axis), width, 1, "edge", axis, lengths)
-    return xp.moveaxis(out, -1, axis)
-
-
-def _take(x, idx):
-    """``x[n, r, idx[n]]`` for x (N, R, T) and host ints idx (N or 1, ...) -> (N, R, ...)."""
-    idx = np.asarray(idx)
-    if idx.shape[0] == 1:
-        return x[..., backend.asarray(idx[0])]
-    extra = (1,) * (idx.ndim - 1)
-    rows = np.arange(x.shape[0]).reshape((-1, 1) + extra)  # (N, 1, 1..)
-    cols = np.arange(x.shape[1]).reshape((1, -1) + extra)  # (1, R, 1..)
-    return x[backend.asarray(rows), backend.asarray(cols), backend.asarray(idx[:, None])]
-
-
-def document_mfcc(P, amin=1e-10):
-    """The source document's formula ``c_i = log10(P_i / P_{i-1})`` (NOT the MFCC).
-
-    Kept only to compare with the standard definition: it is the log-ratio of
-    neighbouring mel-band energies (a discrete spectral slope), with no DCT, so it
-    neither decorrelates the bands nor compacts the envelope into a few coefficients.
-    Floors before the log keep silence finite.
-
-    Parameters
-    ----------
-    P : array (..., frames, n_mels) mel-band energies
-
-    Returns
-    -------
-    array (..., frames, n_mels - 1), c_i for i = 1 .. n_mels - 1
-
-    Chapter: chapters/03-1-feature-extraction.md.
-    """
-    xp = _xp_of(P)
-    Pf = xp.maximum(P, amin)
-    return xp.log10(Pf[..., 1:] / Pf[..., :-1])
 
 
 # --------------------------------------------------------------------------- pipeline
@@ -880,14 +288,18 @@ class MFCC:
 
     Call
     ----
-    ``extractor(signal, lengths=None)`` with ``signal``:
+    ``extractor(signal)`` -> array ``(..., n_mfcc, frames)`` for ``signal`` an array
+    ``(..., samples)`` of the active backend, or a Python list of samples (one signal,
+    as in librosa; read on the host and moved once).
 
-    * an array ``(..., samples)`` of the active backend -> ``(..., n_mfcc, frames)``;
-    * with ``lengths`` (N,) for a zero-padded ``(N, samples)`` batch, or a list of 1-D
-      clips of different lengths (host arrays, padded and moved once) ->
-      ``(features (N, n_mfcc, frames_max), n_frames (N,))``; frames past a clip's own
-      count are 0. Clips are processed in length-sorted chunks of at most
-      ``max_chunk`` frame samples, so memory stays bounded.
+    ``extractor.ragged(clips)`` / ``extractor.ragged(batch, lengths)`` -> the pair
+    ``(features (N, n_mfcc, frames_max), n_frames (N,))`` for a list of 1-D clips of
+    different lengths (host arrays, padded and moved once) or a zero-padded ``(N,
+    samples)`` batch with its valid ``lengths`` (N,); frames past a clip's own count are
+    0. Clips are processed in length-sorted chunks of at most ``max_chunk`` frame
+    samples, so memory stays bounded. (The older ``extractor(clips)`` /
+    ``extractor(batch, lengths=...)`` forms still return that pair, with a
+    ``DeprecationWarning``.)
 
     Integer PCM is cast to the float dtype; boolean or object signals raise
     ``ValueError``. Samples are not scanned for NaN/inf (that would cost a device
@@ -1003,24 +415,36 @@ class MFCC:
         return result, n
 
     def __call__(self, signal, lengths=None):
-        if isinstance(signal, (list, tuple)):
-            return self._variable(signal)
-        backend.check_backend(signal, "signal", "MFCC")
-        if signal.dtype.kind not in "fiu":
-            raise ValueError(f"MFCC: argument 'signal' must have a floating or integer "
-                             f"dtype, got {signal.dtype}")
-        if signal.ndim < 1 or signal.shape[-1] == 0:
-            raise ValueError(f"MFCC: signal must have shape (..., samples) with samples > 0, "
-                             f"got {tuple(signal.shape)}")
-        if lengths is not None:
-            if signal.ndim != 2:
-                raise ValueError(f"MFCC: lengths need a (N, samples) signal, got "
-                                 f"{tuple(signal.shape)}")
-            return self._chunked(signal, np.asarray(backend.to_numpy(lengths), dtype=np.int64))
+        """MFCCs of ``signal (..., samples)`` -> ``(..., n_mfcc, frames)`` (one array)."""
+        if lengths is not None or _is_list_of_clips(signal):
+            warnings.warn("MFCC(...)(clips) and MFCC(...)(batch, lengths=...) return a "
+                          "(features, n_frames) pair; call MFCC.ragged(...) for that (the "
+                          "call form will return arrays only)", DeprecationWarning,
+                          stacklevel=2)
+            return self.ragged(signal, lengths)
+        signal = _as_signal(signal)
         lead = signal.shape[:-1]
         x = signal.reshape((-1, signal.shape[-1]))
         res, _ = self._run(x, None)
         return res.reshape(lead + res.shape[-2:])
+
+    def ragged(self, clips, lengths=None):
+        """MFCCs of clips of different lengths -> ``(features (N, n_mfcc, T_max), n_frames (N,))``.
+
+        ``clips``: a list of 1-D clips (host or backend arrays), or a zero-padded ``(N,
+        samples)`` array of the active backend with ``lengths`` (N,) valid samples each.
+        Frames past a clip's own ``n_frames`` are 0.
+        """
+        if lengths is None:
+            if not isinstance(clips, (list, tuple)):
+                raise TypeError("MFCC.ragged: pass a list of 1-D clips, or a (N, samples) "
+                                f"array with its lengths; got {type(clips).__name__}")
+            return self._variable(clips)
+        signal = _as_signal(clips)
+        if signal.ndim != 2:
+            raise ValueError(f"MFCC: lengths need a (N, samples) signal, got "
+                             f"{tuple(signal.shape)}")
+        return self._chunked(signal, np.asarray(backend.to_numpy(lengths), dtype=np.int64))
 
     def _variable(self, clips):
         hosts = [np.asarray(backend.to_numpy(c)).reshape(-1) for c in clips]
@@ -1073,8 +497,8 @@ class MFCC:
                 f"preset={self.preset!r}{', ' + args if args else ''})")
 
 
-def mfcc(signal, sample_rate, n_mfcc=None, preset=None, lengths=None, **kwargs):
-    """MFCCs of one clip, a batch ``(N, samples)`` or a list of variable-length clips.
+def mfcc(signal, sample_rate, n_mfcc=None, preset=None, **kwargs):
+    """MFCCs of one clip or a batch: ``(..., samples)`` -> array ``(..., n_mfcc, frames)``.
 
     ``mfcc(x, sr, preset="librosa")`` equals ``librosa.feature.mfcc(y=x, sr=sr)`` and
     ``mfcc(x, sr, preset="python_speech_features")`` equals
@@ -1085,18 +509,73 @@ def mfcc(signal, sample_rate, n_mfcc=None, preset=None, lengths=None, **kwargs):
 
     Parameters
     ----------
-    signal : array (..., samples), or list of 1-D clips
+    signal : array (..., samples) of the active backend, or a list of samples
+        A Python list is one signal, as in librosa: ``mfcc([0.0] * 8000, 8000)`` is
+        ``(13, frames)``. Clips of different lengths go to :func:`mfcc_ragged`.
     sample_rate : float
     n_mfcc : int, optional (default 13; 20 with ``preset="librosa"``)
     preset : None, "librosa" or "python_speech_features"
-    lengths : array of int (N,), optional
-        Valid samples per clip of a zero-padded (N, samples) batch.
 
     Returns
     -------
-    array (..., n_mfcc, frames); with ``lengths`` or a list:
-    ``(features (N, n_mfcc, frames_max), n_frames (N,))``.
+    array (..., n_mfcc, frames), always (one return type, as librosa's).
+
+    Raises
+    ------
+    TypeError
+        ``lengths=`` (use :func:`mfcc_ragged`), a float count such as ``n_fft=2048.0``.
+    ValueError
+        An empty or ragged signal, bad settings (each named).
 
     Chapter: chapters/03-1-feature-extraction.md.
     """
-    return MFCC(sample_rate, n_mfcc, preset, **kwargs)(signal, lengths)
+    if "lengths" in kwargs:
+        raise TypeError("mfcc: lengths= gives a (features, n_frames) pair; call "
+                        "mfcc_ragged(signal, sample_rate, lengths=...) for that")
+    return MFCC(sample_rate, n_mfcc, preset, **kwargs)(_as_signal(signal))
+
+
+def mfcc_ragged(clips, sample_rate, n_mfcc=None, preset=None, lengths=None, **kwargs):
+    """MFCCs of clips of different lengths -> ``(features (N, n_mfcc, T_max), n_frames (N,))``.
+
+    ``clips``: a list of 1-D clips (host or backend arrays), or a zero-padded ``(N,
+    samples)`` array with ``lengths`` (N,) valid samples per clip. Row i of ``features``
+    equals ``mfcc(clip_i)`` in its first ``n_frames[i]`` frames and is 0 after them.
+    Keywords as in :func:`mfcc`.
+
+    Chapter: chapters/03-1-feature-extraction.md.
+    """
+    return MFCC(sample_rate, n_mfcc, preset, **kwargs).ragged(clips, lengths)
+
+
+def _is_list_of_clips(signal):
+    """A list/tuple whose items are arrays or sequences (several clips), not numbers."""
+    return isinstance(signal, (list, tuple)) and len(signal) > 0 and all(
+        backend.is_array(c) or isinstance(c, (np.ndarray, list, tuple)) for c in signal)
+
+
+def _as_signal(signal):
+    """The signal as an array of the active backend, checked: ``(..., samples > 0)``.
+
+    A list of numbers is one signal (librosa's reading); a list of equal-length clips is
+    a batch; ragged lists are refused with a pointer to :func:`mfcc_ragged`. Arrays of
+    another backend are refused (``BackendError``), never copied silently.
+    """
+    if isinstance(signal, (list, tuple)):
+        try:
+            host = np.asarray(signal)
+        except ValueError:
+            host = None
+        if host is None or host.dtype == object:
+            raise ValueError("MFCC: the clips have different lengths; use mfcc_ragged() / "
+                             "MFCC.ragged() for a list of clips, which returns "
+                             "(features, n_frames)")
+        signal = backend.asarray(host)
+    backend.check_backend(signal, "signal", "MFCC")
+    if signal.dtype.kind not in "fiu":
+        raise ValueError(f"MFCC: argument 'signal' must have a floating or integer "
+                         f"dtype, got {signal.dtype}")
+    if signal.ndim < 1 or signal.shape[-1] == 0:
+        raise ValueError(f"MFCC: signal must have shape (..., samples) with samples > 0, "
+                         f"got {tuple(signal.shape)}")
+    return signal

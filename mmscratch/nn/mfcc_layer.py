@@ -16,7 +16,8 @@ import math
 import numpy as np
 
 from .. import backend
-from ..features.mfcc import MFCC, _reflect_index
+from ..features.mfcc import MFCC
+from ..features.spectrum import _reflect_index
 from .layer import Layer
 
 __all__ = ["MFCCLayer"]

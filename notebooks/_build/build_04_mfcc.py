@@ -255,7 +255,7 @@ cells = [
         wave = rng.standard_normal((50, 8000)) * (np.arange(8000) < lens[:, None])
     ex = MFCC(sr, preset="librosa")
     t0 = time.perf_counter()
-    F, n = ex(backend.asarray(wave.astype(np.float32)), lengths=lens)
+    F, n = ex.ragged(backend.asarray(wave.astype(np.float32)), lens)
     backend.synchronize()
     print(f"{len(lens)} clips -> features {tuple(F.shape)} in {time.perf_counter() - t0:.2f} s;"
           f" frames per clip {n.min()}..{n.max()}")
