@@ -377,6 +377,19 @@ def test_wav_written_by_scipy_with_bext_and_id3(tmp_path):
     _assert_same_as_scipy(path)
 
 
+def test_rf64_wav_reads_like_scipy(tmp_path):
+    # RF64 (EBU Tech 3306): 32-bit sizes set to 0xFFFFFFFF, the real ones in a ds64 chunk.
+    x = (np.arange(30) - 15).astype("<i2")
+    payload = x.tobytes()
+    rest = (_fmt_chunk(1, 1, 8000, 2, 16) + _chunk(b"LIST", b"abc")
+            + b"data" + struct.pack("<I", 0xFFFFFFFF) + payload)
+    ds64 = b"ds64" + struct.pack("<I", 28) + struct.pack("<QQQI", 4 + 36 + len(rest),
+                                                         len(payload), 30, 0)
+    path = tmp_path / "rf64.wav"
+    path.write_bytes(b"RF64" + struct.pack("<I", 0xFFFFFFFF) + b"WAVE" + ds64 + rest)
+    np.testing.assert_array_equal(_assert_same_as_scipy(path), x)
+
+
 @pytest.mark.parametrize("case", ["no_fmt", "no_data", "data_first", "two_data",
                                   "partial_frame", "chunk_past_end", "stray_bytes",
                                   "riff_past_end"])
