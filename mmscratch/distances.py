@@ -71,11 +71,13 @@ def _prepare(X, Y, where):
 
 def _block(X, a, b, offset, Yw, y_sq, xp):
     """float64 squared distances of rows ``X[a:b]`` to all of ``Yw`` -> (b - a, m)."""
-    Xw = X[a:b].astype(xp.float64) - offset[None, :]  # (rows, d)
-    D = -2.0 * (Xw @ Yw.T)  # (rows, m)
-    D += (Xw * Xw).sum(axis=1)[:, None]
+    Xw = X[a:b].astype(xp.float64)  # (rows, d), a fresh copy (astype copies)
+    Xw -= offset[None, :]  # in place: no second (rows, d) temporary
+    D = Xw @ Yw.T  # (rows, m)
+    D *= -2.0
+    D += xp.einsum("ij,ij->i", Xw, Xw)[:, None]  # row norms without a squared copy
     D += y_sq[None, :]
-    return xp.maximum(D, 0.0)
+    return xp.maximum(D, 0.0, out=D)
 
 
 def squared_euclidean(X, Y=None):
@@ -111,7 +113,7 @@ def squared_euclidean(X, Y=None):
     xp, same, Y, out_dtype, offset, Yw, y_sq = _prepare(X, Y, "squared_euclidean")
     n, m = X.shape[0], Y.shape[0]
     out = xp.empty((n, m), dtype=out_dtype)
-    for a, b in _row_chunks(n, m):
+    for a, b in _row_chunks(n, max(m, X.shape[1])):  # bounds the float64 copy of X too
         out[a:b] = _block(X, a, b, offset, Yw, y_sq, xp)
     if same and n:
         rows = xp.arange(n)
@@ -150,7 +152,7 @@ def nearest(X, Y):
         raise ValueError("nearest: argument 'Y' has no rows; need at least one")
     idx, dist = [], []
     rows_all = xp.arange(X.shape[0])
-    for a, b in _row_chunks(X.shape[0], Y.shape[0]):
+    for a, b in _row_chunks(X.shape[0], max(Y.shape[0], X.shape[1])):
         D = _block(X, a, b, offset, Yw, y_sq, xp)  # (rows, m)
         j = xp.argmin(D, axis=1)
         idx.append(j.astype(xp.int64))

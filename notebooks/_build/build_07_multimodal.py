@@ -114,7 +114,7 @@ cells = [
     `load_digits_multimodal` pairs each of scikit-learn's 1,797 real 8x8 digit scans with
     a **synthetic** spoken digit (espeak-ng voices; the test voices never occur in
     training) and a **synthetic** caption (some name the digit, some only hint at it,
-    20% describe a wrong digit). Audio arrives as standardized MFCCs `(N, T, 13)`, text
+    each describes a wrong digit with probability 0.2). Audio arrives as standardized MFCCs `(N, T, 13)`, text
     as TF-IDF rows `(N, V)`. To keep this notebook fast the LSTM reads every second MFCC
     frame (every fourth in quick mode).
     """),
