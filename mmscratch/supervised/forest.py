@@ -97,7 +97,8 @@ class _BaseForest(BaseEstimator):
         Xf = X.astype(xp.float32)
         codes, values, n_codes = feature_codes(Xf)
         crit = _Criterion(self.criterion, k)
-        per_tree = max(1, int(0.64 * n) * params.mtry)
+        # rows per tree: about 63% of the samples are in a bootstrap sample
+        per_tree = max(1, int((0.64 if self.bootstrap else 1.0) * n) * params.mtry)
         budget = _ENTRIES_PER_BATCH.get(backend.name(), _ENTRIES_PER_BATCH_CPU)
         batch = max(1, min(n_estimators, budget // per_tree))
         self.estimators_, importances = [], []
@@ -116,8 +117,7 @@ class _BaseForest(BaseEstimator):
                 self.estimators_.append(est)
         imp = xp.concatenate(importances, axis=0)                   # (B, D)
         # scikit-learn averages the trees that split at least once, then renormalises
-        used = xp.asarray(backend.asarray(np.array(
-            [t.tree_.node_count > 1 for t in self.estimators_])))
+        used = backend.asarray(np.array([t.tree_.node_count > 1 for t in self.estimators_]))
         mean = (imp * used[:, None]).sum(axis=0) / xp.maximum(used.sum(), 1)
         total = mean.sum()
         self.feature_importances_ = mean / xp.where(total > 0, total, 1.0)
@@ -216,6 +216,7 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
         return self._mean_value(X)
 
     def predict_log_proba(self, X):
+        """``log(predict_proba(X))`` (``-inf`` where no tree gives the class a chance)."""
         xp = backend.xp()
         p = self.predict_proba(X)
         return xp.where(p > 0, xp.log(xp.where(p > 0, p, 1.0)), -xp.inf)
