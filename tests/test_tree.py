@@ -272,6 +272,17 @@ def test_segmented_argmax_both_ways_finds_the_first_maximum(xp):
         np.testing.assert_array_equal(h(index), [1, 3, 6])  # ties: the first one
 
 
+@pytest.mark.parametrize("m,d", [(3, 40), (20, 30)])
+def test_feature_draws_are_distinct_and_uniform(m, d):
+    rng = np.random.default_rng(0)
+    draws = tree_mod.draw_features(rng, 40000, d, m)
+    assert draws.shape == (40000, m)
+    assert all(len(set(row)) == m for row in draws.tolist())
+    freq = np.bincount(draws.ravel(), minlength=d) / draws.size
+    # each feature equally often: >= 3,000 draws each, so 10% is > 5 standard deviations
+    np.testing.assert_allclose(freq, 1.0 / d, rtol=0.1)
+
+
 @pytest.mark.parametrize("max_features", [None, 3, 0.5, 1.0, "sqrt", "log2"])
 def test_max_features_resolves_as_scikit_learn(max_features):
     X, y, _ = noisy_classes(0, n=200, d=11)

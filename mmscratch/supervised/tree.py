@@ -476,6 +476,27 @@ def _best_splits(codes, values, n_codes, sample, w, target, n_rows_node, feats, 
     return has_split, g_feat[g_best], thr, best, all_constant
 
 
+def draw_features(rng, n_nodes, d, m):
+    """``m`` distinct features out of ``d`` for each of ``n_nodes`` nodes, uniformly, in a
+    random order: ``(n_nodes, m)`` host ints from the host Generator ``rng``.
+
+    For ``m`` much smaller than ``d`` (``"sqrt"``: 28 of 784 pixels) whole rows are drawn
+    with replacement and the rows that repeat a feature are drawn again (rejection keeps
+    every subset equally likely) -- work ``~ n m``, not the ``n d`` of ranking ``d``
+    random keys per node, which is what larger ``m`` use.
+    """
+    if 4 * m > d:
+        return np.argpartition(rng.random((n_nodes, d), dtype=np.float32), m - 1,
+                               axis=1)[:, :m]
+    out = rng.integers(0, d, size=(n_nodes, m))
+    while True:
+        s = np.sort(out, axis=1)
+        again = (s[:, 1:] == s[:, :-1]).any(axis=1)
+        if not again.any():
+            return out
+        out[again] = rng.integers(0, d, size=(int(again.sum()), m))
+
+
 def grow_trees(Xf, codes, values, n_codes, target, weights, crit, params, rng):
     """Grow ``T`` trees at once, level by level; tree t uses the sample weights
     ``weights[t]`` (0 = not in that tree; bootstrap counts for a forest).
@@ -544,10 +565,7 @@ def grow_trees(Xf, codes, values, n_codes, target, weights, crit, params, rng):
             elif params.mtry >= d:
                 feats_h = np.broadcast_to(np.arange(d), (idx_h.size, d))
             else:
-                # mtry of the d features without replacement: the smallest of d random
-                # keys (float32 keys: half the bytes to draw and partition)
-                feats_h = np.argpartition(rng.random((idx_h.size, d), dtype=np.float32),
-                                          params.mtry - 1, axis=1)[:, :params.mtry]
+                feats_h = draw_features(rng, idx_h.size, d, params.mtry)
             sub = xp.full(n_open, -1, dtype=xp.int64)
             sub[idx] = xp.arange(idx_h.size)
             rows = sub[node] >= 0
