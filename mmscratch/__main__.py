@@ -23,7 +23,6 @@ line naming the file (``MMSCRATCH_TRACEBACK=1`` shows the traceback).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -196,11 +195,9 @@ def _prepare_out(out):
 
 
 def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from .extmath import sha256_file
+
+    return sha256_file(path)
 
 
 #: Settings a resumed run takes from the first run (everything that shapes the model,

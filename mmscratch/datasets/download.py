@@ -40,6 +40,7 @@ from pathlib import Path
 
 from .._safe_io import new_file_mode
 from ..errors import DataError
+from ..extmath import sha256_file as _sha256_file
 from ._paths import data_dir as _data_dir
 
 __all__ = ["download", "fetch", "checksums", "MNIST_MIRRORS", "FSDD_BASE_URL"]
@@ -56,14 +57,6 @@ FSDD_BASE_URL = ("https://raw.githubusercontent.com/Jakobovski/free-spoken-digit
 
 _CHUNK = 1 << 16
 _USER_AGENT = "mmscratch-download/1 (+https://github.com; urllib)"
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def download(url, dest, sha256, *, timeout=60.0, overwrite=False):

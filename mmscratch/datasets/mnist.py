@@ -25,7 +25,6 @@ Arrays are returned on the host (NumPy); ``Sequential.fit`` and
 from __future__ import annotations
 
 import gzip
-import hashlib
 import struct
 import zlib
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 
 from .._safe_io import read_exactly
 from ..errors import DataError
+from ..extmath import sha256_file as _sha256
 from ._paths import data_dir as _resolve_data_dir
 
 __all__ = ["FILES", "SHA256", "N_SAMPLES", "read_idx", "load_mnist", "load"]
@@ -62,14 +62,6 @@ N_SAMPLES = {"train": 60000, "test": 10000}
 _MAGIC_IMAGES, _MAGIC_LABELS = 2051, 2049
 #: Largest item count accepted from a header when no exact count is expected.
 _MAX_ITEMS = 10_000_000
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _open(path: Path):

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..extmath import host_rng
+
 __all__ = ["glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "orthogonal",
            "zeros", "get", "make_rng"]
 
 
 def make_rng(seed=None) -> np.random.Generator:
-    """A host Generator from an int seed, an existing Generator, or None (fresh entropy)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
+    """A host Generator from an int seed, an existing Generator, or None (fresh entropy):
+    :func:`mmscratch.extmath.host_rng`, the one generator helper."""
+    return host_rng(seed, "seed")
 
 
 def _fans(shape):

@@ -59,6 +59,7 @@ import numpy as np
 from .. import backend
 from ..base import BaseEstimator, ClassifierMixin, RegressorMixin, check_X, check_X_y
 from ..errors import check_count, check_real
+from ..extmath import host_rng
 from ._common import check_sample_weight, encode_labels
 
 __all__ = ["DecisionTreeClassifier", "DecisionTreeRegressor", "Tree"]
@@ -69,21 +70,6 @@ EPSILON = float(np.finfo(np.float64).eps)
 FEATURE_THRESHOLD = 1e-7
 TREE_LEAF = -1
 TREE_UNDEFINED = -2
-
-
-def host_rng(random_state):
-    """A host ``numpy.random.Generator`` from ``None``, an int or a Generator.
-
-    Draws (bootstrap samples, feature subsets) are made on the host so that one seed
-    gives the same tree on every backend.
-    """
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is not None and (isinstance(random_state, bool)
-                                     or not isinstance(random_state, numbers.Integral)):
-        raise TypeError(f"argument 'random_state' must be None, an int or a "
-                        f"numpy.random.Generator, got {random_state!r}")
-    return np.random.default_rng(random_state)
 
 
 # ====================================================================== the tree

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..base import check_X
+from ..extmath import host_rng  # noqa: F401 - re-exported: the estimators' generator
 
 
 def check_data(X, where: str, argument: str = "X"):
@@ -19,8 +18,4 @@ def check_data(X, where: str, argument: str = "X"):
     return check_X(X, where, argument, host=False)
 
 
-def host_rng(random_state):
-    """A host ``numpy.random.Generator`` from ``None``, an int or a Generator."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    return np.random.default_rng(random_state)
+__all__ = ["check_data", "host_rng"]

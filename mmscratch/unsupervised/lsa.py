@@ -25,36 +25,17 @@ Chapter: chapters/03-3-tasks.md (LSA for text clustering).
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import backend
 from ..base import BaseEstimator, TransformerMixin, check_n_features, check_sparse
 from ..errors import check_count
+from ..extmath import randomized_range_finder, svd_flip_rows
 from ._common import check_data
 
 __all__ = ["TruncatedSVD"]
 
 _NORMALIZERS = ("auto", "QR", "none")
-
-
-def _flip_rows(U, Vt, m):
-    """Signs as ``svd_flip(U, Vt, u_based_decision=False)``: the largest |entry| of each
-    row of ``Vt`` becomes positive (U's columns follow, so U S Vt is unchanged)."""
-    rows = m.arange(Vt.shape[0])
-    pivot = Vt[rows, m.argmax(m.abs(Vt), axis=1)]
-    signs = m.where(pivot < 0, -1.0, 1.0).astype(Vt.dtype)
-    return U * signs[None, :], Vt * signs[:, None]
-
-
-def _host_random_state(random_state):
-    if random_state is None or isinstance(random_state, numbers.Integral):
-        return np.random.RandomState(random_state)
-    if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
-        return random_state
-    raise ValueError(f"random_state must be None, an int, a numpy RandomState or Generator, "
-                     f"got {type(random_state).__name__}")
 
 
 class TruncatedSVD(TransformerMixin, BaseEstimator):
@@ -129,21 +110,6 @@ class TruncatedSVD(TransformerMixin, BaseEstimator):
         return backend.asarray(a) if m is np else a
 
     # ------------------------------------------------------------ fitting
-    def _range_finder(self, A, At, n_features, size, n_iter, normalizer, rng, m, dtype):
-        """Orthonormal ``Q (n_rows(A), size)`` whose span approximates A's top range."""
-        omega = rng.normal(size=(n_features, size))  # host draw: same numbers as sklearn
-        Q = omega.astype(dtype, copy=False)
-        Q = Q if m is np else m.asarray(Q)  # to the device (cupy) or the strict wrapper
-        for _ in range(n_iter):
-            Q = A @ Q  # (N, size)
-            if normalizer == "QR":
-                Q, _ = m.linalg.qr(Q)
-            Q = At @ Q  # (V, size)
-            if normalizer == "QR":
-                Q, _ = m.linalg.qr(Q)
-        Q, _ = m.linalg.qr(A @ Q)
-        return Q
-
     def fit_transform(self, X, y=None):
         r"""Fit to X and return ``z = X V_k``, shape ``(N, k)``.
 
@@ -174,7 +140,6 @@ class TruncatedSVD(TransformerMixin, BaseEstimator):
         normalizer = self.power_iteration_normalizer
         if normalizer == "auto":
             normalizer = "none" if n_iter <= 2 else "QR"
-        rng = _host_random_state(self.random_state)
         dtype = np.float32 if X.dtype == np.float32 else np.float64
         size = k + check_count(self.n_oversamples, "n_oversamples", where=where, minimum=0)
 
@@ -183,7 +148,8 @@ class TruncatedSVD(TransformerMixin, BaseEstimator):
         transpose = n_samples < n_features
         A = X.T if transpose else X
         At = X if transpose else X.T
-        Q = self._range_finder(A, At, A.shape[1], size, n_iter, normalizer, rng, m, dtype)
+        Q = randomized_range_finder(A, size, n_iter, self.random_state, normalizer=normalizer,
+                                    At=At, xp=m, dtype=dtype)
         B = (At @ Q).T  # (size, n_cols(A)) = Q^T A, written so sparse @ dense is used
         Uhat, s, Vt = m.linalg.svd(B, full_matrices=False)
         U = Q @ Uhat
@@ -192,7 +158,7 @@ class TruncatedSVD(TransformerMixin, BaseEstimator):
         else:
             U, Vt = U[:, :k], Vt[:k]
         s = s[:k]
-        U, Vt = _flip_rows(U, Vt, m)
+        U, Vt = svd_flip_rows(U, Vt)
 
         Z = X @ Vt.T  # (N, k): as scikit-learn, the projection, not U S
         Z = m.asarray(Z)

@@ -20,38 +20,12 @@ import numpy as np
 from .. import backend
 from ..base import BaseEstimator, TransformerMixin, check_n_features
 from ..errors import InvalidParameterError, check_count
+from ..extmath import randomized_range_finder, svd_flip_rows
 from ._common import check_data
 
 __all__ = ["PCA", "svd_flip_rows"]
 
 _SOLVERS = ("auto", "full", "covariance_eigh", "randomized")
-
-
-def svd_flip_rows(U, Vt):
-    """Deterministic signs for an SVD: the largest-magnitude entry of each row of ``Vt`` > 0.
-
-    This is ``sklearn.utils.extmath.svd_flip(U, Vt, u_based_decision=False)``, the
-    convention scikit-learn's PCA uses (>= 1.5), so components match it sign for sign.
-
-    Parameters
-    ----------
-    U : array (n, k) or None
-    Vt : array (k, d)
-
-    Returns
-    -------
-    U, Vt : the same arrays with column j of ``U`` and row j of ``Vt`` multiplied by
-        the same sign (so ``U S Vt`` is unchanged).
-    """
-    xp = backend.xp()
-    rows = xp.arange(Vt.shape[0])
-    pivot = Vt[rows, xp.argmax(xp.abs(Vt), axis=1)]  # (k,)
-    # A zero row has no sign; keep it as is rather than zeroing U's column.
-    signs = xp.where(pivot < 0, -1.0, 1.0).astype(Vt.dtype)
-    Vt = Vt * signs[:, None]
-    if U is not None:
-        U = U * signs[None, :]
-    return U, Vt
 
 
 class PCA(TransformerMixin, BaseEstimator):
@@ -274,33 +248,6 @@ class PCA(TransformerMixin, BaseEstimator):
         return Z @ W + self.mean_[None, :]
 
 
-def _gaussian(random_state, shape, dtype):
-    """Host Gaussian test matrix; an int seed gives scikit-learn's own matrix."""
-    if isinstance(random_state, np.random.Generator):
-        g = random_state.standard_normal(shape)
-    elif isinstance(random_state, np.random.RandomState):
-        g = random_state.normal(size=shape)
-    else:
-        g = np.random.RandomState(random_state).normal(size=shape)
-    return backend.asarray(g.astype(dtype))
-
-
-def _cholesky_orthonormalize(Y):
-    """Re-orthonormalise the columns of a tall ``Y (m, l)`` cheaply: ``Y L^{-T}``.
-
-    ``Y^T Y = L L^T`` (Cholesky of the small Gram matrix, with a tiny diagonal
-    shift so a rank-deficient Y still factorises). The power iterations only need
-    the columns kept apart, not exactly orthonormal (scikit-learn uses an LU for
-    the same purpose); this costs two (m, l) products instead of a Householder QR,
-    which is several times slower on the CPU.
-    """
-    xp = backend.xp()
-    G = Y.T @ Y  # (l, l)
-    shift = xp.trace(G) * (np.finfo(Y.dtype).eps * Y.shape[1]) + np.finfo(Y.dtype).tiny
-    L = xp.linalg.cholesky(G + shift * xp.eye(G.shape[0], dtype=G.dtype))
-    return Y @ xp.linalg.inv(L).T
-
-
 def _randomized_svd(M, k, n_oversamples, n_iter, random_state):
     """Rank-``k`` SVD of ``M (n, d)`` by a randomized range finder (Halko et al. 2011).
 
@@ -315,11 +262,8 @@ def _randomized_svd(M, k, n_oversamples, n_iter, random_state):
     size = k + n_oversamples
     if n_iter == "auto":
         n_iter = 7 if k < 0.1 * min(M.shape) else 4
-    Q = _gaussian(random_state, (M.shape[1], size), M.dtype)  # (d, k+p)
-    for _ in range(n_iter):
-        Q = _cholesky_orthonormalize(M @ Q)  # (n, k+p)
-        Q = _cholesky_orthonormalize(M.T @ Q)  # (d, k+p)
-    Q, _ = xp.linalg.qr(M @ Q)  # (n, k+p): one exact QR for the final basis
+    Q = randomized_range_finder(M, size, n_iter, random_state, normalizer="cholesky",
+                                xp=xp)  # (n, k+p)
     B = (M.T @ Q).T  # (k+p, d); OpenBLAS is slow on the (small, n) @ (n, d) form
     Uh, S, Vt = xp.linalg.svd(B, full_matrices=False)
     U = Q @ Uh
