@@ -4,7 +4,7 @@ from . import cepstrum, mel, spectrum
 from . import mfcc as mfcc_stages
 from .bow import CountVectorizer, NotFittedError, TfidfTransformer, TfidfVectorizer
 from .mfcc import MFCC, mfcc, mfcc_ragged
-from .text import ENGLISH_STOP_WORDS, build_analyzer
+from .tokenize import ENGLISH_STOP_WORDS, build_analyzer
 
 __all__ = [
     "MFCC",

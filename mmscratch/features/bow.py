@@ -36,7 +36,7 @@ import numpy as np
 from .. import backend
 from ..base import BaseEstimator, TransformerMixin, check_n_features, check_sparse, check_X
 from ..errors import NotFittedError, check_count
-from .text import DEFAULT_TOKEN_PATTERN, build_analyzer, check_documents
+from .tokenize import DEFAULT_TOKEN_PATTERN, build_analyzer, check_documents
 
 __all__ = ["CountVectorizer", "TfidfTransformer", "TfidfVectorizer", "NotFittedError"]
 

@@ -4,9 +4,9 @@ Chapter: chapters/03-3-tasks.md.
 """
 
 from .cca import CCA
+from .clustering import format_clustering_table, multimodal_clustering, standardize
 from .kmeans import ConvergenceWarning, KMeans, kmeans_plusplus
 from .lsa import TruncatedSVD
-from .multimodal import format_clustering_table, multimodal_clustering, standardize
 from .pca import PCA
 from .som import SOM
 
