@@ -241,8 +241,8 @@ def test_fast_gini_proxy_agrees_with_the_readable_one(monkeypatch, weighted):
     fast = DecisionTreeClassifier(max_features=3, random_state=0).fit(X, y, sample_weight=w)
     fast_search, compared = tree_mod.proxy_gini, []
 
-    def readable(crit, gid, w_e, t_e, lay, totals, valid):
-        fast_p = fast_search(crit, gid, w_e, t_e, lay, totals, valid)
+    def readable(crit, gid, w_e, t_e, lay, totals, valid, wt_e):
+        fast_p = fast_search(crit, gid, w_e, t_e, lay, totals, valid, wt_e)
         slow_p = tree_mod.proxy_by_counts(crit, gid, w_e, t_e, lay, totals, valid)
         ok = np.isfinite(h(slow_p))
         np.testing.assert_array_equal(np.isfinite(h(fast_p)), ok)
