@@ -159,7 +159,7 @@ class GaussianNB(_BaseNB):
         xp = backend.xp()
         var_smoothing = check_real(self.var_smoothing, "var_smoothing", where=where, low=0.0)
         X, y = check_X_y(X, y, where)
-        X = X.astype(xp.float64)
+        X = X.astype(xp.float64, copy=False)
         w = check_sample_weight(sample_weight, X.shape[0], where)
         if refit:
             classes_, y_idx = encode_labels(y, where)
@@ -225,7 +225,7 @@ class GaussianNB(_BaseNB):
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"{self._where()}: X has {X.shape[1]} features, but GaussianNB "
                              f"was fitted with {self.n_features_in_}")
-        return X.astype(backend.xp().float64)
+        return X.astype(backend.xp().float64, copy=False)
 
     def _joint_log_likelihood(self, X):
         """``jll (N, K)``: log prior + sum of per-feature normal log densities.
@@ -333,7 +333,7 @@ class MultinomialNB(_BaseNB):
             X = check_sparse(X, where)
             lowest = sparse_min(X)
         else:
-            X = check_X(X, where).astype(xp.float64)
+            X = check_X(X, where).astype(xp.float64, copy=False)
             lowest = float(backend.to_numpy(X.min()))
         if lowest < 0:
             raise ValueError(f"{where}: argument 'X' must hold non-negative counts "
