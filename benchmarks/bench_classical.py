@@ -136,14 +136,17 @@ def main():
     text = (
         "Classical learners (`mmscratch.supervised`) next to scikit-learn "
         f"{__import__('sklearn').__version__}, same data, same process, backend "
-        f"`{backend.name()}`; both single-threaded. Fit times: wall clock, and in "
+        f"`{backend.name()}`; both single-threaded (but BLAS, used by GaussianNB's "
+        "matrix products, may use both cores). Fit times: wall clock, and in "
         "parentheses the CPU time of the process, which other jobs on the machine disturb "
         "less; the ratio is of CPU times (mmscratch / scikit-learn, > 1: slower). Forest "
         f"fits on MNIST: best of {args.repeat} alternated fits. Machine: {machine()}; "
         f"load average at the end {load:.1f} (2-core CPU shared with other jobs while "
         "measured: times are noisy).\n\n"
         f"{table}\n\n"
-        f"Command: `python benchmarks/bench_classical.py{' --quick' if args.quick else ''}`"
+        "Command: `python benchmarks/bench_classical.py"
+        f"{' --quick' if args.quick else ''}"
+        f"{f' --repeat {args.repeat}' if args.repeat != 2 else ''}`"
     )
     if not args.no_write:
         write_section("classical", text)
