@@ -279,3 +279,39 @@ def test_kmeans_checked_labels_equal_predict_far_from_the_origin_and_with_ties(x
     x_sq = (XT * XT).sum(axis=0)
     labels = _assign_checked(Xd, XT, x_sq, Cd - md[None, :], Cd, md)
     np.testing.assert_array_equal(backend.to_numpy(labels), backend.to_numpy(nearest(Xd, Cd)[0]))
+
+
+# ---------------------------------------------------------------- MFCC
+@pytest.mark.parametrize("preset", ["librosa", "python_speech_features"])
+def test_mfcc_banded_mel_product_equals_the_dense_one(xp, preset):
+    from mmscratch.features import MFCC
+    from mmscratch.features.mfcc import apply_mel_banded
+
+    ex = MFCC(8000, preset=preset)
+    k = ex._constants(np.float64)
+    P = backend.asarray(np.random.default_rng(14).random((2, 7, k["mel_T"].shape[0])))
+    dense = backend.to_numpy(P) @ backend.to_numpy(k["mel_T"])
+    banded = backend.to_numpy(apply_mel_banded(P, k["mel_bands"], k["mel_T"].shape[1]))
+    np.testing.assert_allclose(banded, dense, rtol=1e-12, atol=1e-12)
+    # every nonzero weight of the filterbank lies inside its group's bins
+    covered = np.zeros_like(ex.mel_host, dtype=bool)
+    for m0, m1, k0, k1, _ in k["mel_bands"]:
+        covered[m0:m1, k0:k1] = True
+    assert not (ex.mel_host[~covered] != 0).any()
+
+
+@pytest.mark.parametrize("append_energy", [False, True])
+def test_mfcc_of_a_long_signal_in_blocks_of_frames_equals_one_pass(xp, append_energy):
+    from mmscratch.features import MFCC
+
+    rng = np.random.default_rng(15)
+    x = backend.asarray(rng.standard_normal(8000 * 3) * 0.1)
+    kw = dict(preset="python_speech_features", append_energy=append_energy)
+    whole = MFCC(8000, max_chunk=1 << 30, **kw)(x)
+    blocks = MFCC(8000, max_chunk=4000, **kw)(x)  # a few frames per block
+    np.testing.assert_allclose(backend.to_numpy(blocks), backend.to_numpy(whole),
+                               rtol=1e-10, atol=1e-10)
+    lib_whole = MFCC(8000, preset="librosa", max_chunk=1 << 30)(x)
+    lib_blocks = MFCC(8000, preset="librosa", max_chunk=5000)(x)
+    np.testing.assert_allclose(backend.to_numpy(lib_blocks), backend.to_numpy(lib_whole),
+                               rtol=1e-10, atol=1e-9)

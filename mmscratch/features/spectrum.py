@@ -259,8 +259,8 @@ def power_spectrum(frames, n_fft=None, power=2.0, scale=None):
     n_fft = frames.shape[-1] if n_fft is None else int(n_fft)
     X = xp.fft.rfft(frames, n=n_fft, axis=-1)
     if power == 2:
-        A = xp.abs(X)  # |X|^2 as |X| * |X|: one fast vectorised hypot, as both references do
-        P = A * A
+        P = xp.abs(X)  # |X|^2 as |X| * |X|: one fast vectorised hypot, as both references do
+        P *= P  # in place: no second spectrum-sized array
     elif power == 1:
         P = xp.abs(X)
     else:
