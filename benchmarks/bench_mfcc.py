@@ -24,12 +24,30 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import best_of, machine, write_section  # noqa: E402
+from _report import machine, write_section  # noqa: E402
 
 from mmscratch import backend  # noqa: E402
 from mmscratch.datasets._paths import data_dir  # noqa: E402
 from mmscratch.datasets.fsdd import read_wav  # noqa: E402
 from mmscratch.features import MFCC  # noqa: E402
+
+#: Wall clock by default; --cpu-time (one BLAS thread) uses time.process_time, which
+#: other jobs on a shared machine disturb far less.
+CLOCK = time.perf_counter
+
+
+def best_of(fn, repeat=3, warmup=1, sync=None):
+    """Best seconds of ``fn()`` over ``repeat`` runs after ``warmup`` (``CLOCK``)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = CLOCK()
+        fn()
+        if sync:
+            sync()
+        times.append(CLOCK() - t0)
+    return min(times)
 
 
 def main():
@@ -38,7 +56,15 @@ def main():
     ap.add_argument("--quick", action="store_true", help="every 10th clip, one repeat")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="one BLAS thread, CPU time (time.process_time)")
     args = ap.parse_args()
+    global CLOCK
+    if args.cpu_time:
+        from threadpoolctl import threadpool_limits
+
+        CLOCK = time.process_time
+        threadpool_limits(1)  # in force for the rest of the run
     folder = data_dir() / "fsdd" / "recordings"
     files = sorted(folder.glob("*.wav"))
     if not files:
@@ -68,7 +94,7 @@ def main():
         ex_psf = MFCC(sr, preset="python_speech_features")
 
         def ours(ex, clips):
-            return lambda: ex(clips)
+            return lambda: ex.ragged(clips)
 
         t_lib = best_of(run_librosa, repeat=repeat, warmup=0)
         t_ours32 = best_of(ours(ex_lib, clips32), repeat=repeat, warmup=1, sync=sync)
@@ -82,7 +108,7 @@ def main():
                 ("librosa preset, float32", ex_lib, clips32, ref_lib, False),
                 ("librosa preset, float64", ex_lib, clips64, ref_lib, False),
                 ("python_speech_features preset, float64", ex_psf, clips64, ref_psf, True)):
-            F, n = ex(clips)
+            F, n = ex.ragged(clips)
             F = backend.to_numpy(F)
             err = max(float(np.abs(F[i, :, :n[i]] - (r.T if transpose else r)).max())
                       for i, r in enumerate(ref))
@@ -99,7 +125,8 @@ def main():
     lines = [
         f"MFCC of {n_clips} FSDD clips (8 kHz, 1,148-18,262 samples), mmscratch backend "
         f"`{args.backend}`; best of {repeat}. Machine: {machine()}; "
-        f"load average at the end {os.getloadavg()[0]:.1f} (shared with other jobs: noisy).",
+        f"load average at the end {os.getloadavg()[0]:.1f} (shared with other jobs: noisy)"
+        f"{'; one BLAS thread, CPU time (time.process_time)' if args.cpu_time else ''}.",
         "",
         "Batching: clips sorted by length, chunks of <= 2^21 frame samples, each padded to "
         "its longest clip with lengths kept (padded frames masked, per-clip top_db).",
@@ -116,6 +143,7 @@ def main():
     lines.append("")
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines.append(f"Command: `python benchmarks/bench_mfcc.py --backend {args.backend}"
+                 f"{' --cpu-time' if args.cpu_time else ''}"
                  f"{' --quick' if args.quick else ''}` ({stamp})")
     text = "\n".join(lines)
     print(text)
