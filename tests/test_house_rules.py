@@ -38,6 +38,7 @@ HOST_NUMPY = {
     "multimodal/classifier.py": "modality-dropout masks drawn from a host Generator",
     "features/mfcc.py": "window, mel filterbank and DCT matrices built once on the host",
     "extmath.py": "host random draws (scikit-learn's test matrices) and dtype limits",
+    "features/audio.py": "noise and MFCC matrices of host data-set arrays",
     "features/spectrum.py": "the analysis window and frame counts are built on the host",
     "features/mel.py": "the mel filterbank is built once on the host",
     "features/cepstrum.py": "DCT, lifter and Savitzky-Golay matrices built once on the host",

@@ -62,12 +62,12 @@ def audio_at_snr(split, info, snr_db, seed=0):
 
     Takes the split's noisy waveforms (``split["meta"]["waveform"]``, already at the data
     set's SNR), adds white Gaussian noise with power P_x / 10^(SNR/10) over each clip's
-    own samples (:func:`mmscratch.datasets._pairing.add_white_noise`), recomputes the
+    own samples (:func:`mmscratch.features.audio.add_white_noise`), recomputes the
     MFCCs with the data set's settings and standardizes them with its *training*
     statistics (``info["mfcc"]``), exactly as the clean features were made. Host arrays
     ``(N, T, 13)`` float32.
     """
-    from ..datasets._pairing import add_white_noise, mfcc_features  # noqa: PLC0415
+    from ..features.audio import add_white_noise, mfcc_features  # noqa: PLC0415
 
     meta, cfg = split["meta"], dict(info["mfcc"])
     if snr_db is None:

@@ -35,6 +35,7 @@ import numpy as np
 
 from .. import backend
 from ..errors import check_array, check_count
+from . import initializers
 from .layer import Layer
 
 __all__ = [
@@ -320,8 +321,6 @@ class MultiHeadAttention(Layer):
 
     def build(self, input_shape):
         """``input_shape``: the shapes of (query, key, value)."""
-        from . import initializers  # noqa: PLC0415 - avoid an import cycle at package load
-
         (_, _, dq), (_, _, dk), (_, _, dv) = input_shape
         kd = self._head_dim(dq)
         hk = self.num_heads * kd

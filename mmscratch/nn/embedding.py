@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..errors import check_count
+from . import initializers
 from .layer import Layer
 
 __all__ = ["Embedding"]
@@ -52,8 +53,6 @@ class Embedding(Layer):
         self.seed = seed
 
     def build(self, input_shape=None):
-        from . import initializers  # noqa: PLC0415 - avoid an import cycle at package load
-
         rng = initializers.make_rng(self.seed)
         table = rng.uniform(-0.05, 0.05, size=(self.vocab, self.dim))
         self.add_param("E", table.astype(backend.floatx()))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from . import initializers
 from .recurrent import _Recurrent, _time_major, stable_sigmoid
 
 __all__ = ["GRU"]
@@ -84,8 +85,6 @@ class GRU(_Recurrent):
         self.reset_after = bool(reset_after)
 
     def build(self, input_shape):
-        from . import initializers  # noqa: PLC0415 - avoid an import cycle at package load
-
         rng = initializers.make_rng(self.seed)
         d, h = input_shape[-1], self.units
         dtype = backend.floatx()

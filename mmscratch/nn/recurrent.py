@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import backend
 from ..errors import check_count
+from . import initializers
 from .activations import ELEMENTWISE, sigmoid
 from .layer import Layer
 
@@ -144,8 +145,6 @@ class SimpleRNN(_Recurrent):
         self._f, self._df = ELEMENTWISE[act]
 
     def build(self, input_shape):
-        from . import initializers  # noqa: PLC0415 - avoid an import cycle at package load
-
         rng = initializers.make_rng(self.seed)
         d, h = input_shape[-1], self.units
         dtype = backend.floatx()

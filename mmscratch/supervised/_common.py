@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..base import as_backend_array
+from ..base import check_sparse as _base_check_sparse
 
 
 # ------------------------------------------------------------------ labels
@@ -99,34 +100,19 @@ def logsumexp(a, axis=-1):
 
 
 # ------------------------------------------------------------------ sparse input
-def is_sparse(X):
-    """True for a scipy or cupyx sparse matrix (or array)."""
-    return hasattr(X, "tocsr") and hasattr(X, "nnz")
+#: One home for these checks: ``backend.is_sparse`` and ``base.check_sparse``.
+is_sparse = backend.is_sparse
 
 
 def check_sparse(X, where, argument="X"):
-    """A finite CSR matrix of the active backend's sparse module, float64.
+    """A finite CSR matrix of the active backend's sparse module, float64
+    (:func:`mmscratch.base.check_sparse`, then cast to float64).
 
     Raises :class:`backend.BackendError` for a SciPy matrix on the cupy backend (or a
     cupyx one on a CPU backend): host/device copies are the caller's decision.
     """
-    data_module = backend.get_array_module(X.data)
-    on_gpu = data_module.__name__ == "cupy"
-    if on_gpu != (backend.name() == "cupy"):
-        kind = "cupyx (GPU)" if on_gpu else "scipy (host)"
-        raise backend.BackendError(
-            f"{where}: argument '{argument}' is a {kind} sparse matrix but the active "
-            f"backend is '{backend.name()}'; mmscratch does not copy between host and "
-            "device silently. Use backend.sparse().csr_matrix(...) of the active backend.")
-    X = X.tocsr()
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{where}: argument '{argument}' is empty (shape {tuple(X.shape)})")
-    if X.dtype.kind not in "fiub":
-        raise ValueError(f"{where}: argument '{argument}' must be numeric, got {X.dtype}")
-    X = X.astype(data_module.float64)
-    if X.nnz and not bool(data_module.isfinite(X.data).all()):
-        raise ValueError(f"{where}: argument '{argument}' contains NaN or inf")
-    return X
+    X = _base_check_sparse(X, where, argument)
+    return X.astype(backend.get_array_module(X.data).float64)
 
 
 def sparse_min(X):
