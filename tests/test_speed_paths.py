@@ -315,3 +315,20 @@ def test_mfcc_of_a_long_signal_in_blocks_of_frames_equals_one_pass(xp, append_en
     lib_blocks = MFCC(8000, preset="librosa", max_chunk=5000)(x)
     np.testing.assert_allclose(backend.to_numpy(lib_blocks), backend.to_numpy(lib_whole),
                                rtol=1e-10, atol=1e-9)
+
+
+def test_mfcc_layer_top_db_peak_with_nan_keeps_the_other_frames_gradient(xp):
+    """The top_db clip routes the clipped gradient to the clip's peak (a masked maximum).
+    A NaN in one frame makes that peak NaN; the frames away from it must still get a
+    finite gradient, as with every other NaN: it propagates where it reaches, no further."""
+    from mmscratch.nn import MFCCLayer
+
+    x = np.random.default_rng(16).standard_normal((1, 4000)) * 0.1
+    x[0, 3900] = np.nan  # in the last two frames only
+    layer = MFCCLayer(8000, n_mfcc=5, n_fft=256, hop_length=128, n_mels=16, top_db=80.0,
+                      center=False)
+    y = layer.forward(backend.asarray(x))
+    dx = backend.to_numpy(layer.backward(backend.xp().ones_like(y)))
+    assert np.isnan(backend.to_numpy(y)).any()
+    assert np.isfinite(dx[0, :2000]).all()  # samples covered only by NaN-free frames
+    assert np.isnan(dx[0, 3900])  # the NaN sample's own gradient: NaN, as it should be

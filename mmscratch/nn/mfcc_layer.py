@@ -154,7 +154,9 @@ class MFCCLayer(Layer):
             peak = raw.max(axis=(1, 2), keepdims=True)
             clip = raw < peak - top
             logmel = xp.where(clip, peak - top, raw)
-            is_peak = (raw == peak).astype(x.dtype)
+            # the clipped gradient goes to the peak; NaN counts as the peak (it is what
+            # max gives), so a NaN clip still routes it and the rest stays finite
+            is_peak = ((raw == peak) | xp.isnan(raw)).astype(x.dtype)
             clip = (clip, is_peak / is_peak.sum(axis=(1, 2), keepdims=True))
         coeffs = (logmel @ k["dct"].T) * k["lift"]  # (N, T, C)
         energy = None
