@@ -31,7 +31,7 @@ from .errors import NotFittedError, check_array
 
 __all__ = ["BaseEstimator", "ClassifierMixin", "RegressorMixin", "TransformerMixin",
            "ClusterMixin", "check_is_fitted", "as_backend_array", "check_X", "check_X_y",
-           "check_n_features", "check_sparse"]
+           "check_n_features", "check_sparse", "check_y_given", "check_discrete_labels"]
 
 _NOT_SET = object()
 
@@ -50,6 +50,14 @@ SKLEARN_EXPECTED_FAILED_CHECKS = {
         "predict before fit raises mmscratch.errors.NotFittedError, a ValueError and "
         "AttributeError like scikit-learn's, but not a subclass of "
         "sklearn.exceptions.NotFittedError: mmscratch never imports scikit-learn"),
+    "check_supervised_y_2d": (
+        "a column vector y of shape (n, 1) is refused with a message asking for y.ravel(), "
+        "where scikit-learn warns and ravels it: nothing is silently reshaped "
+        "(the house rule for every input)"),
+    "check_sample_weight_equivalence_on_dense_data": (
+        "random forests draw bootstrap rows uniformly and then weight them, so an integer "
+        "sample_weight is not the same as repeating rows; scikit-learn's own forests "
+        "list this check as an expected failure for the same reason"),
 }
 
 
@@ -375,6 +383,25 @@ def check_n_features(estimator, X, where=None):
     return X
 
 
+def check_y_given(y, where):
+    """Refuse ``y=None`` for a supervised ``fit`` with scikit-learn's words (``requires y
+    to be passed, but the target y is None``), not a confusing dtype-object error."""
+    if y is None:
+        raise ValueError(f"{where}: requires y to be passed, but the target y is None")
+
+
+def check_discrete_labels(y, where):
+    """Refuse a float ``y`` holding non-integral values as class labels: a classifier fed
+    a regression target would otherwise make one class per distinct value. The message
+    is scikit-learn's (``Unknown label type: continuous``); integral floats (0.0, 1.0)
+    are labels as in scikit-learn."""
+    if y.dtype.kind == "f":
+        m = backend.get_array_module(y)
+        if not bool(backend.to_numpy((y == m.round(y)).all())):
+            raise ValueError(f"{where}: Unknown label type: continuous; y holds non-integer "
+                             "floats, which are a regression target, not class labels")
+
+
 def check_X_y(X, y, where, *, y_numeric=False):  # noqa: N802
     """``check_X(X)`` and a 1-D label/target vector ``y`` with as many rows.
 
@@ -383,6 +410,7 @@ def check_X_y(X, y, where, *, y_numeric=False):  # noqa: N802
     float64 backend array.
     """
     X = check_X(X, where)
+    check_y_given(y, where)
     y = as_backend_array(y, "y", where)
     if y.ndim == 2 and y.shape[1] == 1:
         raise ValueError(f"{where}: argument 'y' must be 1-D (n_samples,), got shape "

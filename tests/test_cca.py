@@ -143,7 +143,7 @@ def test_errors(xp):
     with pytest.raises(ValueError, match="reg"):
         CCA(reg=-1.0).fit(Xb, Yb)
     cca = CCA().fit(Xb, Yb)
-    with pytest.raises(ValueError, match="'Y' has 5 features, but CCA was fitted with 6"):
+    with pytest.raises(ValueError, match="Y has 5 features, but CCA is expecting 6 features"):
         cca.transform(Xb, backend.asarray(Y[:, :5]))
     with pytest.raises(ValueError, match="2-D"):
         cca.transform(backend.asarray(X[0]))

@@ -9,6 +9,17 @@ except those listed, with the reason, in ``mmscratch.base.SKLEARN_EXPECTED_FAILE
 (the one place), and each listed check really fails for some estimator, so the list
 cannot go stale. ``import mmscratch`` never imports scikit-learn. All on the numpy
 backend, where host arrays are the backend's arrays.
+
+Every estimator that takes a plain ``X`` runs ``check_estimator``, with small settings
+(forests of 5 trees) so the checks stay fast. Two cannot, by their published API, and
+are tested here on their own (clone, parameters, Pipeline/GridSearchCV, pickling):
+
+* ``SOM.fit(X, num_iteration)`` is MiniSom's ``train(data, num_iteration)``: the second
+  positional argument is a step count, not a target, so the checks' ``fit(X, y)`` with an
+  array ``y`` cannot call it (``fit(X, None)``, as Pipeline and GridSearchCV call it,
+  takes the constructor's ``num_iteration``); and ``transform`` returns ``(N, m, n)``
+  distances to the map's units, not a 2-D feature matrix.
+* ``multimodal.MultiKernelSVC`` takes ``X`` as a dict modality -> array.
 """
 
 from __future__ import annotations
@@ -24,7 +35,18 @@ from mmscratch import backend
 from mmscratch.base import SKLEARN_EXPECTED_FAILED_CHECKS
 from mmscratch.errors import NotFittedError
 from mmscratch.features import CountVectorizer, TfidfTransformer, TfidfVectorizer
-from mmscratch.unsupervised import PCA, KMeans, TruncatedSVD
+from mmscratch.multimodal import MultiKernelSVC
+from mmscratch.supervised import (
+    SVC,
+    DecisionTreeClassifier,
+    DecisionTreeRegressor,
+    GaussianNB,
+    LinearSVC,
+    MultinomialNB,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from mmscratch.unsupervised import CCA, PCA, SOM, KMeans, TruncatedSVD
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn.base import clone  # noqa: E402
@@ -39,6 +61,15 @@ ESTIMATORS = {
     "TfidfTransformer": TfidfTransformer,
     "CountVectorizer": CountVectorizer,
     "TfidfVectorizer": TfidfVectorizer,
+    "GaussianNB": GaussianNB,
+    "MultinomialNB": MultinomialNB,
+    "LinearSVC": LinearSVC,
+    "SVC": SVC,
+    "DecisionTreeClassifier": lambda: DecisionTreeClassifier(random_state=0),
+    "DecisionTreeRegressor": lambda: DecisionTreeRegressor(random_state=0),
+    "RandomForestClassifier": lambda: RandomForestClassifier(5, random_state=0),
+    "RandomForestRegressor": lambda: RandomForestRegressor(5, random_state=0),
+    "CCA": lambda: CCA(1),
 }
 
 
@@ -83,7 +114,8 @@ def test_every_expected_failure_has_a_reason_and_still_fails_somewhere(check_res
 
 def test_import_mmscratch_does_not_import_sklearn():
     code = ("import sys, mmscratch, mmscratch.unsupervised, mmscratch.features, "
-            "mmscratch.base; print('sklearn' in sys.modules)")
+            "mmscratch.base, mmscratch.supervised, mmscratch.multimodal; "
+            "print('sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
@@ -159,3 +191,144 @@ def test_text_pipeline_matches_sklearn_tfidf():
 
     np.testing.assert_allclose(ours, SkTSVD(2, random_state=0).fit_transform(ref),
                                rtol=1e-7, atol=1e-10)
+
+
+# ---------------------------------------------------------------- supervised learners
+def noisy_blobs():
+    """Three overlapping blobs (some points fall on the wrong side of every boundary)."""
+    rng = np.random.default_rng(1)
+    centres = np.array([[0.0, 0.0, 0.0], [2.0, 2.0, 0.0], [0.0, 2.0, 2.0]])
+    y = np.repeat(np.arange(3), 40)[rng.permutation(120)]
+    return centres[y] + rng.normal(scale=1.0, size=(120, 3)), y
+
+
+def test_pipeline_cross_val_score_matches_sklearn_pipeline():
+    """PCA then SVC, and standard-scaled GaussianNB, scored by 3-fold stratified cross
+    validation: the same fold accuracies as the same pipelines built from
+    scikit-learn's estimators (PCA signs differ, which neither model sees)."""
+    from sklearn import decomposition, naive_bayes, svm
+
+    X, y = noisy_blobs()
+    ours = cross_val_score(Pipeline([("pca", PCA(2)), ("svc", SVC(C=0.5))]), X, y, cv=3)
+    ref_pipe = Pipeline([("pca", decomposition.PCA(2)), ("svc", svm.SVC(C=0.5))])
+    ref = cross_val_score(ref_pipe, X, y, cv=3)
+    np.testing.assert_allclose(ours, ref, atol=1e-12)
+    assert 0.5 < ours.mean() < 1.0  # overlapping blobs: neither trivial nor chance
+    np.testing.assert_allclose(cross_val_score(GaussianNB(), X, y, cv=3),
+                               cross_val_score(naive_bayes.GaussianNB(), X, y, cv=3), atol=1e-12)
+
+
+def test_grid_search_over_our_classifiers_and_regressors():
+    """A depth-1 tree separates only two of three classes, so the grid keeps depth 3;
+    a forest regressor's R² (our RegressorMixin.score) is what GridSearchCV ranks."""
+    X, y = blobs()
+    grid = GridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 3]}, cv=3)
+    grid.fit(X, y)
+    assert grid.best_params_ == {"max_depth": 3}
+    assert grid.cv_results_["mean_test_score"][0] < 0.8 < grid.best_score_
+
+    rng = np.random.default_rng(2)
+    Xr = rng.uniform(-1, 1, size=(90, 3))
+    yr = 3 * Xr[:, 0] + Xr[:, 1] ** 2
+    grid = GridSearchCV(Pipeline([("pca", PCA(3)),
+                                  ("rf", RandomForestRegressor(5, random_state=0))]),
+                        {"rf__max_depth": [1, None]}, cv=3).fit(Xr, yr)
+    assert grid.best_params_ == {"rf__max_depth": None} and grid.best_score_ > 0.7
+    scores = cross_val_score(DecisionTreeRegressor(random_state=0), Xr, yr, cv=3)
+    assert scores.shape == (3,) and np.all(scores > 0.5)
+
+
+def test_classifiers_keep_string_labels_as_given_through_cross_validation():
+    X, y = blobs()
+    names = np.array(["cat", "dog", "eel"])[y]
+    for est in (GaussianNB(), LinearSVC(), RandomForestClassifier(5, random_state=0)):
+        fitted = clone(est).fit(X, names)
+        assert list(fitted.classes_) == ["cat", "dog", "eel"]
+        assert cross_val_score(est, X, names, cv=3).min() > 0.9
+
+
+# ---------------------------------------------------------------- SOM on its own
+def test_som_clones_and_runs_inside_pipeline_and_grid_search():
+    """Pipeline and GridSearchCV call ``fit(X, None)``: the step count then comes from
+    the constructor's ``num_iteration``. A fixed random_state makes the map
+    reproducible, so the pipeline's map equals one trained by hand and the grid's refit
+    equals a fresh fit."""
+    import pickle
+
+    X, _ = blobs()
+    som = SOM(3, 3, sigma=1.0, random_state=0, num_iteration=100)
+    twin = clone(som)
+    assert twin.get_params() == som.get_params() and repr(twin) == repr(som)
+    with pytest.raises(NotFittedError):
+        som.predict(X)
+    with pytest.raises(TypeError, match="num_iteration"):
+        SOM(3, 3).fit(X)
+
+    Xp = PCA(2).fit_transform(X)
+    by_hand = SOM(3, 3, random_state=0).fit(Xp, 200)
+    pipe = Pipeline([("pca", PCA(2)), ("som", SOM(3, 3, random_state=0, num_iteration=200))])
+    pipe.fit(X)
+    np.testing.assert_array_equal(pipe.named_steps["som"].weights_, by_hand.weights_)
+    np.testing.assert_array_equal(pipe.predict(X), by_hand.predict(Xp))
+
+    def score(est, X, y=None):
+        return -est.quantization_error(X)
+
+    grid = GridSearchCV(SOM(3, 3, random_state=0), {"sigma": [0.5, 1.5],
+                                                    "num_iteration": [10, 100]},
+                        scoring=score, cv=3).fit(X)
+    fresh = SOM(3, 3, random_state=0, **grid.best_params_).fit(X)
+    np.testing.assert_array_equal(grid.best_estimator_.weights_, fresh.weights_)
+
+    again = pickle.loads(pickle.dumps(fresh))
+    np.testing.assert_array_equal(again.transform(X), fresh.transform(X))
+    with pytest.raises(ValueError, match="X has 3 features, but SOM is expecting 4"):
+        fresh.predict(X[:, :3])
+
+
+# ---------------------------------------------------------------- MultiKernelSVC
+class Modalities(dict):
+    """A dict modality -> (n, ...) array that scikit-learn's splitters can index by row
+    (``shape`` gives n; a row index selects those rows of every modality), so
+    GridSearchCV can cross-validate MultiKernelSVC, which takes a dict."""
+
+    @property
+    def shape(self):
+        return (len(next(iter(self.values()))),)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return dict.__getitem__(self, key)
+        rows = key[0] if isinstance(key, tuple) else key
+        return Modalities({m: v[rows] for m, v in self.items()})
+
+
+def test_multi_kernel_svc_clones_and_runs_in_grid_search():
+    """GridSearchCV over C and the kernel weighting scores each candidate exactly as a
+    hand-written stratified 3-fold loop over the dict of modalities does."""
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = noisy_blobs()
+    views = Modalities({"a": X[:, :2], "b": X[:, 2:]})
+    est = MultiKernelSVC({"a": "rbf", "b": {"kernel": "linear"}}, weights="uniform")
+    twin = clone(est)
+    assert twin.get_params() == est.get_params() and twin.kernels is not est.kernels
+    assert twin.set_params(C=2.0).C == 2.0 and est.C == 1.0
+    with pytest.raises(NotFittedError):
+        est.predict(dict(views))
+
+    grid_params = {"C": [0.01, 1.0], "weights": ["uniform", "alignment"]}
+    grid = GridSearchCV(est, grid_params, cv=3).fit(views, y)
+    for params, got in zip(grid.cv_results_["params"], grid.cv_results_["mean_test_score"],
+                           strict=True):
+        fold_scores = []
+        for train, test in StratifiedKFold(3).split(X, y):
+            model = clone(est).set_params(**params).fit(dict(views[train]), y[train])
+            fold_scores.append(np.mean(model.predict(dict(views[test])) == y[test]))
+        assert got == pytest.approx(np.mean(fold_scores), abs=1e-12)
+    fresh = clone(est).set_params(**grid.best_params_).fit(dict(views), y)
+    np.testing.assert_array_equal(grid.best_estimator_.predict(dict(views)),
+                                  fresh.predict(dict(views)))

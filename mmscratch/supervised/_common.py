@@ -10,7 +10,7 @@ Chapter: chapters/03-4-classical.md.
 from __future__ import annotations
 
 from .. import backend
-from ..base import as_backend_array
+from ..base import as_backend_array, check_discrete_labels
 from ..base import check_sparse as _base_check_sparse
 
 
@@ -28,11 +28,12 @@ def encode_labels(y, where, classes=None):
     or a label outside ``classes``.
     """
     xp = backend.xp()
+    check_discrete_labels(y, where)
     if classes is None:
         classes_, y_idx = xp.unique(y, return_inverse=True)
         if classes_.shape[0] < 2:
-            raise ValueError(f"{where}: y holds a single class ({_first(classes_)!r}); a "
-                             "classifier needs at least 2 classes")
+            raise ValueError(f"{where}: y holds a single class (1 class, label "
+                             f"{_first(classes_)!r}); a classifier needs at least 2 classes")
         return classes_, y_idx.reshape(-1)
     classes_ = classes
     y_idx = xp.searchsorted(classes_, y)
@@ -84,6 +85,9 @@ def check_sample_weight(sample_weight, n_samples, where):
     w = w.astype(xp.float64)
     if not bool(backend.to_numpy((xp.isfinite(w) & (w >= 0)).all())):
         raise ValueError(f"{where}: argument 'sample_weight' must be finite and >= 0")
+    if n_samples and not bool(backend.to_numpy((w > 0).any())):
+        raise ValueError(f"{where}: argument 'sample_weight' is zero for every sample; "
+                         "at least one weight must be positive")
     return w
 
 

@@ -150,8 +150,9 @@ class _BaseForest(BaseEstimator):
         self._check_is_fitted()
         X = check_X(X, self._where())
         if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"{self._where()}: X has {X.shape[1]} features, but the forest "
-                             f"was fitted with {self.n_features_in_}")
+            raise ValueError(f"{self._where()}: X has {X.shape[1]} features, but "
+                             f"{type(self).__name__} is expecting {self.n_features_in_} "
+                             "features as input")
         return X.astype(backend.xp().float32)
 
     def apply(self, X):

@@ -31,7 +31,14 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from ..base import BaseEstimator, ClassifierMixin, as_backend_array, check_X, check_X_y
+from ..base import (
+    BaseEstimator,
+    ClassifierMixin,
+    as_backend_array,
+    check_X,
+    check_X_y,
+    check_y_given,
+)
 from ..errors import check_real
 from ._common import (
     check_classes,
@@ -170,8 +177,8 @@ class GaussianNB(_BaseNB):
             if first:
                 self.classes_ = given
             elif X.shape[1] != self.n_features_in_:
-                raise ValueError(f"{where}: X has {X.shape[1]} features, but GaussianNB was "
-                                 f"fitted with {self.n_features_in_}")
+                raise ValueError(f"{where}: X has {X.shape[1]} features, but GaussianNB is "
+                                 f"expecting {self.n_features_in_} features as input")
             classes_, y_idx = encode_labels(y, where, classes=self.classes_)
         n_classes, n_features = classes_.shape[0], X.shape[1]
 
@@ -224,7 +231,7 @@ class GaussianNB(_BaseNB):
         X = check_X(X, self._where())
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"{self._where()}: X has {X.shape[1]} features, but GaussianNB "
-                             f"was fitted with {self.n_features_in_}")
+                             f"is expecting {self.n_features_in_} features as input")
         return X.astype(backend.xp().float64, copy=False)
 
     def _joint_log_likelihood(self, X):
@@ -315,6 +322,16 @@ class MultinomialNB(_BaseNB):
         self.fit_prior = fit_prior
         self.class_prior = class_prior
 
+    def __sklearn_tags__(self):
+        # scikit-learn's MultinomialNB tags: counts, so negative X is refused
+        # (positive_only); sparse input is accepted; and poor_score, since a multinomial
+        # model of shifted Gaussian blobs does not reach the generic 83 % accuracy check.
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.input_tags.sparse = True
+        tags.classifier_tags.poor_score = True
+        return tags
+
     def fit(self, X, y, sample_weight=None):
         """Count features per class from ``X (N, D)`` and ``y (N,)``. Returns self."""
         for attr in ("classes_", "feature_count_"):
@@ -337,7 +354,7 @@ class MultinomialNB(_BaseNB):
             lowest = float(backend.to_numpy(X.min()))
         if lowest < 0:
             raise ValueError(f"{where}: argument 'X' must hold non-negative counts "
-                             f"(MultinomialNB), got a minimum of {lowest}")
+                             f"(MultinomialNB); Negative values in data, minimum {lowest}")
         return X
 
     def _partial_fit(self, X, y, classes, sample_weight, where, refit):
@@ -347,6 +364,7 @@ class MultinomialNB(_BaseNB):
             raise ValueError(f"{where}: argument 'fit_prior' must be a bool, got "
                              f"{self.fit_prior!r}")
         X = self._check_counts(X, where)
+        check_y_given(y, where)
         y = as_backend_array(y, "y", where)
         if y.ndim != 1 or y.shape[0] != X.shape[0]:
             raise ValueError(f"{where}: argument 'y' must have shape ({X.shape[0]},) "
@@ -362,7 +380,7 @@ class MultinomialNB(_BaseNB):
             first = given is not None
             if not first and X.shape[1] != self.n_features_in_:
                 raise ValueError(f"{where}: X has {X.shape[1]} features, but MultinomialNB "
-                                 f"was fitted with {self.n_features_in_}")
+                                 f"is expecting {self.n_features_in_} features as input")
             classes_, y_idx = encode_labels(y, where, classes=given if first else self.classes_)
         n_classes, n_features = classes_.shape[0], X.shape[1]
         if first:
@@ -402,7 +420,8 @@ class MultinomialNB(_BaseNB):
         X = self._check_counts(X, self._where())
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"{self._where()}: X has {X.shape[1]} features, but "
-                             f"MultinomialNB was fitted with {self.n_features_in_}")
+                             f"MultinomialNB is expecting {self.n_features_in_} features as "
+                             "input")
         return X
 
     def _joint_log_likelihood(self, X):

@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 
 from .. import backend
-from ..base import BaseEstimator, ClassifierMixin, check_X, check_X_y
+from ..base import BaseEstimator, ClassifierMixin, check_discrete_labels, check_X, check_X_y
 from ..errors import ConvergenceWarning, check_count, check_real
 from . import _smo, kernels
 from .kernels import KERNELS, pairwise_kernel, resolve_gamma
@@ -41,11 +41,12 @@ _BLOCK_ELEMENTS = 1 << 24
 
 def _classes(y, where):
     """Host label set (sorted, as ``np.unique``) and each sample's class index."""
+    check_discrete_labels(y, where)
     y_host = backend.to_numpy(y)
     classes, y_idx = np.unique(y_host, return_inverse=True)
     if classes.size < 2:
-        raise ValueError(f"{where}: y has a single class ({classes[0]!r}); a classifier "
-                         "needs at least 2 classes")
+        raise ValueError(f"{where}: y has a single class (1 class, label {classes[0]!r}); "
+                         "a classifier needs at least 2 classes")
     return classes, y_idx.reshape(-1)
 
 
@@ -64,8 +65,8 @@ def _labels(classes_, idx):
 def _check_fitted_x(est, X, n_features):
     X = check_X(X, est._where())
     if X.shape[1] != n_features:
-        raise ValueError(f"{est._where()}: X has {X.shape[1]} features, but the estimator "
-                         f"was fitted with {n_features} features")
+        raise ValueError(f"{est._where()}: X has {X.shape[1]} features, but "
+                         f"{type(est).__name__} is expecting {n_features} features as input")
     return X
 
 

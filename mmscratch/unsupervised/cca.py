@@ -144,12 +144,23 @@ class CCA(TransformerMixin, BaseEstimator):
             std = xp.ones_like(std)
         return mean, std
 
+    @staticmethod
+    def _as_columns(Y, where):
+        """The second view ``Y (N, q)``; a 1-D ``Y (N,)`` is one column, ``(N, 1)``, as
+        in scikit-learn's ``CCA`` (a single target)."""
+        if Y is None:
+            raise ValueError(f"{where}: requires y to be passed, but the target y is None "
+                             "(CCA needs the second view Y)")
+        Y = check_X(Y, where, "Y", allow_1d=True)
+        return Y[:, None] if Y.ndim == 1 else Y
+
     def fit(self, X, Y):
-        """Fit the canonical pairs of ``X (N, p)`` and ``Y (N, q)``; returns ``self``."""
+        """Fit the canonical pairs of ``X (N, p)`` and ``Y (N, q)`` (or ``(N,)``, one
+        column); returns ``self``."""
         xp = backend.xp()
         where = self._where()
         X = check_X(X, where, "X").astype(xp.float64)
-        Y = check_X(Y, where, "Y").astype(xp.float64)
+        Y = self._as_columns(Y, where).astype(xp.float64)
         if X.shape[0] != Y.shape[0]:
             raise ValueError(f"{where}: X has {X.shape[0]} samples but Y has {Y.shape[0]}; "
                              "the two views must hold the same samples, row by row")
@@ -164,7 +175,7 @@ class CCA(TransformerMixin, BaseEstimator):
                             f"{type(self.scale).__name__} {self.scale!r}")
         reg = check_real(self.reg, "reg", where=where, low=0.0)
         if n < 2:
-            raise ValueError(f"{where}: CCA needs at least 2 samples, got {n}")
+            raise ValueError(f"{where}: CCA needs at least 2 samples, got n_samples = {n}")
         if reg == 0.0:
             for view, d in (("X", p), ("Y", q)):
                 if n <= d:
@@ -221,10 +232,10 @@ class CCA(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ transform
     def _scores(self, Z, argument, mean, std, W, d):
         where = self._where()
-        Z = check_X(Z, where, argument)
+        Z = self._as_columns(Z, where) if argument == "Y" else check_X(Z, where, argument)
         if Z.shape[1] != d:
-            raise ValueError(f"{where}: argument '{argument}' has {Z.shape[1]} features, but "
-                             f"CCA was fitted with {d}")
+            raise ValueError(f"{where}: {argument} has {Z.shape[1]} features, but CCA is "
+                             f"expecting {d} features as input")
         return ((Z.astype(backend.xp().float64) - mean) / std) @ W
 
     def transform(self, X, Y=None):
@@ -242,6 +253,13 @@ class CCA(TransformerMixin, BaseEstimator):
                              f"{v.shape[0]}; they must match")
         return u, v
 
-    def fit_transform(self, X, Y):
-        """``fit(X, Y).transform(X, Y)``: the pair of training scores."""
+    def fit_transform(self, X, Y=None, *, y=None):
+        """``fit(X, Y).transform(X, Y)``: the pair of training scores. ``y`` is
+        scikit-learn's keyword for the same second view (``Pipeline`` and its estimator
+        checks pass ``y=``); give one of them, not both."""
+        if y is not None:
+            if Y is not None:
+                raise TypeError(f"{self._where()}: give the second view as Y or as y, "
+                                "not both")
+            Y = y
         return self.fit(X, Y).transform(X, Y)

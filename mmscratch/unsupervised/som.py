@@ -154,6 +154,10 @@ class SOM(TransformerMixin, BaseEstimator):
         default initial weights (uniform in [-1, 1], each unit scaled to norm 1), then
         the sample order and ``random_weights_init``'s picks. With the same seed the
         map equals ``MiniSom(m, n, D, ..., random_seed=seed)`` trained the same way.
+    num_iteration : int or None
+        The step count ``fit`` uses when it is called without one, as scikit-learn's
+        ``Pipeline`` and ``GridSearchCV`` call it (``fit(X, None)``): set it here to put
+        a SOM in a pipeline or to search over it. ``fit(X, num_iteration)`` overrides it.
 
     Attributes
     ----------
@@ -179,7 +183,7 @@ class SOM(TransformerMixin, BaseEstimator):
     def __init__(self, m, n, sigma=1.0, learning_rate=0.5, neighborhood_function="gaussian",
                  topology="rectangular", decay_function="asymptotic_decay",
                  sigma_decay_function="asymptotic_decay", activation_distance="euclidean",
-                 random_state=None):
+                 random_state=None, *, num_iteration=None):
         self.m = m
         self.n = n
         self.sigma = sigma
@@ -190,6 +194,7 @@ class SOM(TransformerMixin, BaseEstimator):
         self.sigma_decay_function = sigma_decay_function
         self.activation_distance = activation_distance
         self.random_state = random_state
+        self.num_iteration = num_iteration
 
     # ------------------------------------------------------------ options and grid
     def _check_params(self):
@@ -337,7 +342,9 @@ class SOM(TransformerMixin, BaseEstimator):
         if hasattr(self, "weights_") and X.shape[1] != self.weights_.shape[2]:
             raise ValueError(f"{self._where()}: argument '{argument}' has {X.shape[1]} "
                              f"features, but weights_ has shape {tuple(self.weights_.shape)} "
-                             f"(D = {self.weights_.shape[2]})")
+                             f"(D = {self.weights_.shape[2]}): {argument} has {X.shape[1]} "
+                             f"features, but SOM is expecting {self.weights_.shape[2]} "
+                             "features as input")
         return X
 
     def _generator(self, n_features):
@@ -395,7 +402,7 @@ class SOM(TransformerMixin, BaseEstimator):
         return self
 
     # ------------------------------------------------------------ training
-    def fit(self, X, num_iteration, random_order=True, method="online"):
+    def fit(self, X, num_iteration=None, random_order=True, method="online"):
         """Train the map on ``X (N, D)``; returns ``self``.
 
         method="online" (MiniSom's ``train``): ``num_iteration`` single-sample steps;
@@ -408,9 +415,17 @@ class SOM(TransformerMixin, BaseEstimator):
         neighbourhood mass moves to ``(1 - eta_e) w_u + eta_e sum_i h_{c_i,u} x_i /
         sum_i h_{c_i,u}`` (``learning_rate=1`` is Kohonen's pure batch rule).
         ``random_order`` is ignored there.
+
+        ``num_iteration=None`` takes the constructor's ``num_iteration`` (scikit-learn's
+        ``Pipeline``/``GridSearchCV`` call ``fit(X, None)``); one of the two is required.
         """
         where = self._where()
         X = self._check_data(X)
+        if num_iteration is None:
+            if self.num_iteration is None:
+                raise TypeError(f"{where}: fit needs num_iteration (a positive int): pass "
+                                "fit(X, num_iteration) or SOM(..., num_iteration=...)")
+            num_iteration = self.num_iteration
         T = check_count(num_iteration, "num_iteration", where=where)
         if not isinstance(random_order, (bool, np.bool_)):
             raise TypeError(f"{where}: argument 'random_order' must be a bool, got "
@@ -533,7 +548,11 @@ class SOM(TransformerMixin, BaseEstimator):
         d = self._distances(self._check_data(X), W)
         return d.reshape(-1, self.weights_.shape[0], self.weights_.shape[1])
 
-    def fit_transform(self, X, num_iteration=1000, **fit_params):
+    def fit_transform(self, X, num_iteration=None, **fit_params):
+        """``fit(X, num_iteration).transform(X)``; without any step count (here or in
+        the constructor) 1000 steps, as before."""
+        if num_iteration is None and self.num_iteration is None:
+            num_iteration = 1000
         return self.fit(X, num_iteration, **fit_params).transform(X)
 
     def quantization(self, X):
