@@ -19,11 +19,12 @@ def new_fusion_model(shapes, fusion, seed, dropout, width=64):
     )
     from mmscratch.multimodal.models import _audio_branch, _image_branch, _text_branch
 
-    if fusion in ("transformer", "mult"):  # issue 18: TransformerFusion, both forms
+    if fusion.split("_")[0] in ("transformer", "mult"):  # issue 18: TransformerFusion
         from mmscratch.multimodal.transformer_fusion import transformer_fusion_model
 
-        return transformer_fusion_model(shapes, list(shapes), fusion, seed=seed,
-                                        modality_dropout=dropout)
+        kind, _, tokens = fusion.partition("_")  # "transformer_slots": 4 tokens per modality
+        return transformer_fusion_model(shapes, list(shapes), kind, seed=seed,
+                                        modality_dropout=dropout, tokens=tokens or "patches")
     if fusion == "crossmodal":
         branches = {"image": token_branch("image", shapes["image"], 32, seed),
                     "audio": token_branch("audio", shapes["audio"], 32, seed + 10)}

@@ -161,3 +161,19 @@ def test_transformer_fusion_model_builds_both_forms(xp):
                                  d_model=8).predict({"image": x["image"]})
     with pytest.raises(ValueError, match="'transformer' or 'mult'"):
         transformer_fusion_model(shapes, list(x), "early")
+
+
+def test_registered_as_transformer_and_mult_for_build_model_and_the_cli(xp):
+    from mmscratch.multimodal import FUSIONS, build_model
+    from mmscratch.multimodal.transformer_fusion import transformer_fusion_model
+
+    assert {"transformer", "mult"} <= set(FUSIONS)
+    rng = np.random.default_rng(2)
+    x = {"image": rng.standard_normal((3, 8, 8, 1)).astype("f4"),
+         "text": rng.standard_normal((3, 6)).astype("f4")}
+    shapes = {k: v.shape[1:] for k, v in x.items()}
+    for fusion in ("transformer", "mult"):
+        ours = build_model(shapes, list(x), fusion, num_classes=4, seed=5)
+        same = transformer_fusion_model(shapes, list(x), fusion, num_classes=4, seed=5)
+        np.testing.assert_array_equal(backend.to_numpy(ours.predict(x)),
+                                      backend.to_numpy(same.predict(x)))

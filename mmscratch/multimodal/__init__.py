@@ -8,6 +8,7 @@ from .fusion import AttentionFusion, ConcatFusion, FusionLayer, LateFusion, Tens
 from .mkl import MultiKernelSVC
 from .models import build_model, document_model
 from .registry import FUSION_REGISTRY, FUSIONS, FusionSpec, get_fusion, register_fusion
+from .transformer_fusion import TransformerFusion  # registers transformer, mult
 
 __all__ = ["FusionLayer", "ConcatFusion", "LateFusion", "AttentionFusion", "TensorFusion",
            "GatedFusion", "LowRankTensorFusion", "CrossModalAttentionFusion", "Tokens",
@@ -15,4 +16,4 @@ __all__ = ["FusionLayer", "ConcatFusion", "LateFusion", "AttentionFusion", "Tens
            "ContrastiveDualEncoder", "DualEncoder", "build_dual_encoder",
            "MultimodalClassifier", "document_model", "build_model", "FUSIONS",
            "MultiKernelSVC", "register_fusion", "get_fusion", "FusionSpec",
-           "FUSION_REGISTRY"]
+           "FUSION_REGISTRY", "TransformerFusion"]

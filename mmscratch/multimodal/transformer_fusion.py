@@ -33,6 +33,7 @@ from ..nn import initializers
 from ..nn.layer import Layer
 from ..nn.transformer import TransformerEncoder, positional_encoding
 from .fusion import FusionLayer
+from .registry import register_fusion
 
 __all__ = ["TransformerFusion", "StackFrames", "TRANSFORMER_MODES", "transformer_branches",
            "transformer_fusion_model"]
@@ -317,8 +318,11 @@ class TransformerFusion(FusionLayer):
         return self._pack(keys, grads)
 
 
-def transformer_branches(input_shapes, modalities, d_model, seed, text_tokens=4):
+def transformer_branches(input_shapes, modalities, d_model, seed, text_tokens=4,
+                         tokens="patches", slots=4):
     """Token branches for :class:`TransformerFusion`: modality -> layers ending in tokens.
+
+    ``tokens="patches"`` (default):
 
     * image: two conv blocks, one token per position of the last feature map (image
       patches seen through a small CNN: 25 tokens of 28 x 28 MNIST), ``Dense(d)``;
@@ -327,14 +331,26 @@ def transformer_branches(input_shapes, modalities, d_model, seed, text_tokens=4)
       (both from :func:`mmscratch.multimodal.token_branch`);
     * text: the bag-of-words vector through ``Dense(text_tokens * d)``, read as
       ``text_tokens`` tokens (the data sets hold word counts, not word sequences).
+
+    ``tokens="slots"``: every modality's branch of :func:`build_model` (CNN, flatten,
+    ``Dense(slots * d)``), its output read as ``slots`` tokens: a few learned summary
+    tokens per modality instead of one token per position.
     """
     from .. import nn  # noqa: PLC0415
     from .crossmodal import token_branch  # noqa: PLC0415
+    from .models import _audio_branch, _image_branch, _text_branch  # noqa: PLC0415
 
+    if tokens not in ("patches", "slots"):
+        raise ValueError(f"tokens must be 'patches' or 'slots', got {tokens!r}")
     branches = {}
     for i, m in enumerate(modalities):
         s = seed + 10 * i
-        if m in ("image", "audio"):
+        if tokens == "slots":
+            width = slots * d_model
+            branches[m] = (_image_branch(input_shapes[m], width, s) if m == "image" else
+                           _audio_branch(width, s, "cnn", input_shapes.get(m)) if m == "audio"
+                           else _text_branch(width, s))
+        elif m in ("image", "audio"):
             branches[m] = token_branch(m, input_shapes[m], d_model, s)
         else:
             branches[m] = [nn.Dense(text_tokens * d_model, activation="relu", seed=s)]
@@ -342,13 +358,17 @@ def transformer_branches(input_shapes, modalities, d_model, seed, text_tokens=4)
 
 
 def transformer_fusion_model(input_shapes, modalities, fusion="transformer", num_classes=10,
-                             d_model=32, num_layers=1, modality_dropout=0.0, seed=0):
+                             d_model=32, num_layers=1, modality_dropout=0.0, seed=0,
+                             tokens="patches"):
     """The classifier of ``--fusion transformer`` (single stream) or ``--fusion mult`` (cross).
 
     :func:`transformer_branches` (d = ``d_model``), a :class:`TransformerFusion` of
     ``num_layers`` pre-norm blocks (2 heads, feed-forward 2d, GELU) with flatten pooling,
     then the head of :func:`mmscratch.multimodal.build_model` (Dense 128, Dropout 0.5,
     Dense ``num_classes``).
+
+    ``build_model(..., fusion="transformer" | "mult")`` (and the CLI's ``--fusion``) build
+    the same network with ``tokens="patches"`` through the fusion registry.
 
     The settings were chosen on AV-MNIST (seed 0, 15 epochs): without the sinusoidal
     positional encoding and without dropout inside the block (modality dropout and the
@@ -363,7 +383,7 @@ def transformer_fusion_model(input_shapes, modalities, fusion="transformer", num
     modes = {"transformer": "single", "mult": "cross"}
     if fusion not in modes:
         raise ValueError(f"fusion must be 'transformer' or 'mult', got {fusion!r}")
-    branches = transformer_branches(input_shapes, modalities, d_model, seed)
+    branches = transformer_branches(input_shapes, modalities, d_model, seed, tokens=tokens)
     fuse = TransformerFusion(d_model, num_heads=2, ff_dim=2 * d_model, num_layers=num_layers,
                              mode=modes[fusion], dropout=0.0, positional=False,
                              seed=seed + 99)
@@ -371,3 +391,25 @@ def transformer_fusion_model(input_shapes, modalities, fusion="transformer", num
             nn.Dropout(0.5, seed=seed + 101), nn.Dense(num_classes, seed=seed + 102)]
     return MultimodalClassifier(branches, fuse, head, modality_dropout=modality_dropout,
                                 seed=seed)
+
+
+def _token_branch_for(modality, shape, width, seed):
+    """``build_model``'s branch hook: the patch/frame/text token branch of one modality."""
+    return transformer_branches({modality: shape}, [modality], width, seed)[modality]
+
+
+# --fusion transformer / mult: d = 32 (the branch width, capped), pre-norm GELU block
+# without positional encoding or dropout (see transformer_fusion_model for why).
+register_fusion(
+    "transformer",
+    lambda width, seed, **_: TransformerFusion(width, 2, 2 * width, 1, mode="single",
+                                               dropout=0.0, positional=False, seed=seed),
+    max_width=32, branch=_token_branch_for,
+    description="single-stream Transformer over image-patch, MFCC-frame and text tokens "
+                "with a modality embedding")
+register_fusion(
+    "mult",
+    lambda width, seed, **_: TransformerFusion(width, 2, 2 * width, 1, mode="cross",
+                                               dropout=0.0, positional=False, seed=seed),
+    max_width=32, branch=_token_branch_for,
+    description="MulT: each modality's tokens attend to the others' (crossmodal Transformer)")
