@@ -62,6 +62,9 @@ cells = [
         tr = {k: (v[:400] if k != "meta" else {m: a[:400] for m, a in v.items()}) for k, v in tr.items()}
         te = {k: (v[:150] if k != "meta" else {m: a[:150] for m, a in v.items()}) for k, v in te.items()}
     SR = info["sample_rate"]
+    # the full run also saves the chapter's figures (chapters/05-future.md)
+    FIGURES = Path("..") / "chapters" / "figures"
+    SAVE = not QUICK and HAVE_DATA and FIGURES.is_dir()
     print(info["name"], {k: v.shape for k, v in tr.items() if k in ("image", "audio", "label")},
           "test", len(te["label"]))
     """),
@@ -127,6 +130,8 @@ cells = [
                         s=14, vmin=0, vmax=9, label=name, alpha=0.8)
     ax.legend(); fig.colorbar(sc, ax=ax, label="digit")
     ax.set_title("test embeddings, PCA to 2-D (o image, x audio)")
+    if SAVE:
+        fig.savefig(FIGURES / "crossmodal_embedding.png", dpi=80, bbox_inches="tight")
     plt.show()
     """),
     md("""
@@ -253,10 +258,13 @@ cells = [
           f"audio only {accuracy(gated, {'audio': te['audio']}):.3f}")
     gated.predict(xte, batch_size=len(y))   # one batch, so last_gates covers every sample
     z = backend.to_numpy(gated.fusion.last_gates).mean(axis=2)   # (N, 2): mean gate per modality
-    plt.figure(figsize=(5, 3))
+    fig = plt.figure(figsize=(5, 3))
     plt.hist(z[:, 0], bins=20, range=(0, 1), color="tab:blue")
     plt.xlabel("mean image gate z_image (audio gets 1 - z_image)"); plt.ylabel("test samples")
-    plt.title("how much each sample trusts the image"); plt.show()
+    plt.title("how much each sample trusts the image")
+    if SAVE:
+        fig.savefig(FIGURES / "gated_fusion_gates.png", dpi=80, bbox_inches="tight")
+    plt.show()
     """),
     md(r"""
     ## 7. Cross-modal attention over the MFCC frames
@@ -288,6 +296,8 @@ cells = [
     ax2.stairs(att, frames, color="cyan", linewidth=2)
     ax2.set_ylabel("attention from the image")
     ax.set_title(f"recording of {y[q]}: where the image's tokens look")
+    if SAVE:
+        fig.savefig(FIGURES / "crossmodal_attention.png", dpi=80, bbox_inches="tight")
     plt.show()
     display(Audio(te["meta"]["waveform"][q][: te["meta"]["length"][q]], rate=SR))
     """),
