@@ -5,6 +5,7 @@ import pytest
 
 from mmscratch import backend, gradcheck, nn
 from mmscratch.multimodal import (
+    CrossModalAttentionFusion,
     GatedFusion,
     LowRankTensorFusion,
     MultimodalClassifier,
@@ -123,3 +124,21 @@ def test_checkpoint_round_trip(xp, tmp_path):
     model.save(tmp_path / "m.npz")
     after = backend.to_numpy(MultimodalClassifier.load(tmp_path / "m.npz").predict(x))
     np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("name, cls", [("gated", GatedFusion), ("lowrank", LowRankTensorFusion),
+                                       ("crossmodal", CrossModalAttentionFusion)])
+def test_registered_for_build_model_and_the_cli(name, cls):
+    from mmscratch.__main__ import _parser
+    from mmscratch.multimodal import FUSIONS, build_model
+
+    train = _parser()._subparsers._group_actions[0].choices["train"]
+    choices = next(a for a in train._actions if a.dest == "fusion").choices
+    assert name in FUSIONS and name in choices
+    shapes = {"image": (8, 8, 1), "audio": (12, 6)}
+    model = build_model(shapes, ("image", "audio"), name, num_classes=3, seed=0)
+    assert isinstance(model.fusion, cls)
+    rng = np.random.default_rng(0)
+    x = {m: rng.standard_normal((4, *s)).astype(np.float32) for m, s in shapes.items()}
+    assert model.predict(x).shape == (4, 3)
+    assert model.predict({"audio": x["audio"]}).shape == (4, 3)  # image missing

@@ -14,6 +14,7 @@ from ..errors import check_count
 from ..nn import initializers
 from ..nn.attention import masked_softmax
 from .fusion import FusionLayer
+from .registry import register_fusion
 
 __all__ = ["GatedFusion", "LowRankTensorFusion"]
 
@@ -232,3 +233,12 @@ class LowRankTensorFusion(_PerModalityParams):
             g = de[:, :-1]  # drop the appended 1
             grads.append(g * present[:, m:m + 1] if present is not None else g)
         return self._pack(keys, grads)
+
+
+# ------------------------------------------------------------------ registry
+# ``build_model(fusion=...)`` and ``--fusion`` (registry.py): the default branches, the
+# fusion, the document's head.
+register_fusion("gated", lambda width, seed, **_: GatedFusion(width, seed=seed),
+                description="gated multimodal unit, per-sample gates (Arevalo et al. 2017)")
+register_fusion("lowrank", lambda width, seed, **_: LowRankTensorFusion(4, width, seed=seed),
+                description="low-rank tensor fusion, rank 4 (Liu et al. 2018)")

@@ -13,6 +13,7 @@ from ..errors import check_count
 from ..nn.attention import MultiHeadAttention
 from ..nn.layer import Layer
 from .fusion import FusionLayer
+from .registry import register_fusion
 
 __all__ = ["Tokens", "CrossModalAttentionFusion", "token_branch"]
 
@@ -197,3 +198,12 @@ def token_branch(modality, shape, width, seed):
                      Conv2D(32, 3, padding=pad, activation="relu", seed=seed + 1),
                      MaxPooling2D(2, padding=pad), Tokens(axis),
                      nn.Dense(width, activation="relu", seed=seed + 2)]
+
+
+# ------------------------------------------------------------------ registry
+# ``build_model(fusion="crossmodal")`` / ``--fusion crossmodal``: image and audio token
+# branches (32-wide tokens), two heads of 16, then the document's head.
+register_fusion("crossmodal", lambda seed, **_: CrossModalAttentionFusion(2, 16, seed=seed),
+                max_width=32, branch=token_branch,
+                description="image positions and audio frames attend to each other "
+                            "(MulT-style cross-modal attention)")
