@@ -332,3 +332,60 @@ def test_multi_kernel_svc_clones_and_runs_in_grid_search():
     fresh = clone(est).set_params(**grid.best_params_).fit(dict(views), y)
     np.testing.assert_array_equal(grid.best_estimator_.predict(dict(views)),
                                   fresh.predict(dict(views)))
+
+
+# ---------------------------------------------------------------- scikit-learn's words
+SUPERVISED = {
+    "GaussianNB": GaussianNB,
+    "MultinomialNB": MultinomialNB,
+    "LinearSVC": LinearSVC,
+    "SVC": SVC,
+    "DecisionTreeClassifier": lambda: DecisionTreeClassifier(random_state=0),
+    "RandomForestClassifier": lambda: RandomForestClassifier(5, random_state=0),
+    "DecisionTreeRegressor": lambda: DecisionTreeRegressor(random_state=0),
+    "RandomForestRegressor": lambda: RandomForestRegressor(5, random_state=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUPERVISED))
+def test_supervised_input_errors_are_scikit_learns(name):
+    """The messages scikit-learn's checks (and its users) look for: a missing y, a
+    regression target given to a classifier, a single class, all-zero weights, and a
+    predict-time width that differs from the fitted one."""
+    import inspect
+
+    X, y = blobs()
+    X = np.abs(X)  # counts for MultinomialNB, harmless for the others
+    make = SUPERVISED[name]
+    is_classifier = "Regressor" not in name
+    with pytest.raises(ValueError, match="requires y to be passed, but the target y is None"):
+        make().fit(X, None)
+    if is_classifier:
+        with pytest.raises(ValueError, match="Unknown label type: continuous"):
+            make().fit(X, y + 0.5)
+        with pytest.raises(ValueError, match="1 class"):
+            make().fit(X, np.zeros(len(y)))
+        fitted = make().fit(X, y.astype(np.float64))  # integral floats are labels
+        assert np.asarray(fitted.classes_).tolist() == [0.0, 1.0, 2.0]
+    if "sample_weight" in inspect.signature(make().fit).parameters:
+        with pytest.raises(ValueError, match="sample_weight.*zero for every sample"):
+            make().fit(X, y, sample_weight=np.zeros(len(y)))
+    fitted = make().fit(X, y)
+    with pytest.raises(ValueError, match=f"X has 3 features, but {name} is expecting 4 "
+                                         "features as input"):
+        fitted.predict(X[:, :3])
+
+
+def test_cca_takes_a_one_column_view_as_1d_like_sklearn():
+    from sklearn.cross_decomposition import CCA as SkCCA  # noqa: N811
+
+    X, _ = blobs()
+    target = X[:, 0] - 2 * X[:, 1] + np.random.default_rng(3).normal(size=len(X))
+    ours = CCA(1).fit(X, target)
+    np.testing.assert_allclose(ours.transform(X), CCA(1).fit(X, target[:, None]).transform(X))
+    u, v = CCA(1).fit_transform(X, y=target)
+    assert u.shape == v.shape == (len(X), 1)
+    ref_u, ref_v = SkCCA(1).fit_transform(X, target)
+    # Same canonical correlation as scikit-learn's NIPALS (scores differ in scale).
+    assert np.corrcoef(u[:, 0], v[:, 0])[0, 1] == pytest.approx(
+        abs(np.corrcoef(ref_u[:, 0], ref_v[:, 0])[0, 1]), rel=1e-6)
