@@ -192,14 +192,15 @@ class SVC(ClassifierMixin, BaseEstimator):
         """
         if B is None and A.shape[0] * A.shape[0] <= kernels.SELF_GRAM_ELEMENTS:
             kw = dict(gamma=self._gamma, degree=self._degree, coef0=self._coef0)
-            return backend.to_numpy(pairwise_kernel(A, None, self.kernel, **kw)) \
-                .astype(np.float32)
+            # cast on the backend: half the bytes cross the bus on a GPU
+            K = pairwise_kernel(A, None, self.kernel, **kw).astype(backend.xp().float32)
+            return backend.to_numpy(K)
         m = A.shape[0] if B is None else B.shape[0]
         step = max(1, _BLOCK_ELEMENTS // max(1, m))
         out = np.empty((A.shape[0], m), dtype=np.float32)
         for s in range(0, A.shape[0], step):
             block = self._kernel(A[s:s + step], A if B is None else B)
-            out[s:s + step] = backend.to_numpy(block)
+            out[s:s + step] = backend.to_numpy(block.astype(backend.xp().float32))
         return out
 
     # --------------------------------------------------------------------- fit
