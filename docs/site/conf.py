@@ -66,5 +66,59 @@ def _escape_fitted_names(app, what, name, obj, options, lines):
         lines[i] = "``".join(parts)
 
 
+#: Napoleon sections whose indented lines are descriptions, not formulas.
+_FIELD_SECTIONS = {"parameters", "returns", "yields", "raises", "attributes", "warns",
+                   "other parameters", "methods", "keyword arguments", "see also"}
+
+
+def _escape_bars(line):
+    """|x| outside ``literals`` is an absolute value, not a substitution."""
+    parts = line.split("``")
+    for j in range(0, len(parts), 2):
+        parts[j] = parts[j].replace("|", "\\|")
+    return "``".join(parts)
+
+
+def _indent(line):
+    return len(line) - len(line.lstrip())
+
+
+def _plain_text_to_rst(app, what, name, obj, options, lines):
+    """Our docstrings are plain text first (they are read in terminals and notebooks):
+    formulas sit in indented blocks right under a sentence and absolute values are
+    written |x|. reStructuredText would merge such a block into a quote (or refuse the
+    indentation) and read |x| as a substitution; turn each such block into a literal
+    block, so its alignment survives, and escape the bars elsewhere. Runs before
+    napoleon, which then formats the Parameters/Returns/... sections."""
+    out, section, i = [], None, 0
+    while i < len(lines):
+        line = lines[i]
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if line.strip() and set(nxt.strip()) == {"-"} and len(nxt.strip()) >= 3:
+            section = line.strip().lower()
+        prev = next((x for x in reversed(out) if x.strip()), None)
+        indented = bool(line.strip()) and prev is not None and _indent(line) > _indent(prev)
+        literal_already = indented and prev.rstrip().endswith("::")
+        starts_block = (indented and not literal_already
+                        and section not in _FIELD_SECTIONS
+                        and not prev.lstrip().startswith((".. ", ">>>", "..."))
+                        and not line.lstrip().startswith((">>>", "...", ".. ", "- ", "* ")))
+        if literal_already or starts_block:
+            base = _indent(prev)
+            block = []
+            while i < len(lines) and (not lines[i].strip() or _indent(lines[i]) > base):
+                block.append(lines[i])
+                i += 1
+            while block and not block[-1].strip():
+                block.pop()
+            head = [] if literal_already else ["", " " * base + "::", ""]
+            out += head + block + [""]
+            continue
+        out.append(line if line.lstrip().startswith(".. ") else _escape_bars(line))
+        i += 1
+    lines[:] = out
+
+
 def setup(app):
+    app.connect("autodoc-process-docstring", _plain_text_to_rst, priority=400)
     app.connect("autodoc-process-docstring", _escape_fitted_names)
