@@ -1,6 +1,6 @@
 """Layers with explicit forward and backward passes, losses, optimizers and models."""
 
-from . import initializers
+from . import callbacks, initializers
 from .activations import Linear, ReLU, Sigmoid, Softmax, Tanh
 from .attention import (
     Attention,
@@ -25,6 +25,7 @@ from .shape import Dropout, ExpandDims, Flatten
 from .transformer import PositionalEncoding, TransformerEncoder
 
 __all__ = [
+    "callbacks",
     "Layer", "LAYER_REGISTRY", "register_layer", "initializers", "ExpandDims",
     "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
     "ReLU", "Tanh", "Sigmoid", "Softmax", "Linear", "Flatten", "Dropout",
