@@ -35,6 +35,7 @@ from mmscratch.features import MFCC, CountVectorizer, TfidfVectorizer, mfcc
 from mmscratch.multimodal import adaptive as adaptive_mod
 from mmscratch.multimodal import crossmodal as crossmodal_mod
 from mmscratch.multimodal import fusion as fusion_mod
+from mmscratch.multimodal import transformer_fusion as transformer_fusion_mod
 from mmscratch.unsupervised import PCA, KMeans, TruncatedSVD
 
 R = np.random.default_rng(0)
@@ -87,6 +88,8 @@ LAYERS = {
     "TransformerEncoder": (lambda: nn.TransformerEncoder(2, 2, 4, seed=0), f(2, 4, 3), 3,
                            "error", "error"),
     "Tokens": (crossmodal_mod.Tokens, f(2, 4, 3, 2), 4, "error", "propagate"),
+    "StackFrames": (lambda: transformer_fusion_mod.StackFrames(2), f(2, 5, 3), 3, "error",
+                    "propagate"),
 }
 
 FUSIONS = {
@@ -98,8 +101,9 @@ FUSIONS = {
     "LowRankTensorFusion": lambda: adaptive_mod.LowRankTensorFusion(2, 4, seed=0),
 }
 #: Walked elsewhere: token-sequence fusion takes (N, T, D) per modality, not (N, D);
-#: tests/test_crossmodal.py checks its bad-input messages.
-SEQUENCE_FUSIONS = {"CrossModalAttentionFusion"}
+#: tests/test_crossmodal_attention.py and tests/test_transformer_fusion.py check their
+#: bad-input messages.
+SEQUENCE_FUSIONS = {"CrossModalAttentionFusion", "TransformerFusion"}
 ABSTRACT = {"FusionLayer"}
 
 

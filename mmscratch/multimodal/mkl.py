@@ -36,13 +36,12 @@ Chapter: chapters/05-future.md ("Support vector machines and the multimodal SVM"
 from __future__ import annotations
 
 import itertools
-import numbers
 
 import numpy as np
 
 from .. import backend
 from ..base import BaseEstimator, ClassifierMixin, check_X
-from ..errors import check_real
+from ..errors import check_count, check_real
 from ..supervised.kernels import KERNELS, pairwise_kernel, resolve_gamma
 from ..supervised.svm import SVC
 
@@ -244,9 +243,7 @@ class MultiKernelSVC(ClassifierMixin, BaseEstimator):
         for m, v in views.items():
             s = specs[m]
             self.gammas_[m] = resolve_gamma(s["gamma"], v, f"{w}: kernels[{m!r}]")
-            if not isinstance(s["degree"], numbers.Integral) or s["degree"] < 0:
-                raise ValueError(f"{w}: kernels[{m!r}]['degree'] must be an int >= 0, got "
-                                 f"{s['degree']!r}")
+            check_count(s["degree"], f"kernels[{m!r}]['degree']", where=w, minimum=0)
             check_real(s["coef0"], f"kernels[{m!r}]['coef0']", where=w)
             Ks[m] = self._kernel(m, v)
         svc = SVC(C=self.C, kernel="precomputed", tol=self.tol, max_iter=self.max_iter)

@@ -25,10 +25,9 @@ chapters/03-2-models.md (the Transformer block) and chapters/05-future.md.
 from __future__ import annotations
 
 import itertools
-import numbers
 
 from .. import backend
-from ..errors import check_array
+from ..errors import check_array, check_count
 from ..nn import initializers
 from ..nn.layer import Layer
 from ..nn.transformer import TransformerEncoder, positional_encoding
@@ -41,12 +40,6 @@ __all__ = ["TransformerFusion", "StackFrames", "TRANSFORMER_MODES", "transformer
 TRANSFORMER_MODES = ("single", "cross")
 
 
-def _positive_int(where, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{where}: {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
 class StackFrames(Layer):
     """(N, T, F) -> (N, ceil(T / k), k F): k consecutive frames become one token.
 
@@ -56,7 +49,7 @@ class StackFrames(Layer):
 
     def __init__(self, k=4, name=None):
         super().__init__(name)
-        self.k = _positive_int("StackFrames", "k", k)
+        self.k = check_count(k, "k", where="StackFrames")
 
     def get_config(self):
         return {"k": self.k}
@@ -131,10 +124,10 @@ class TransformerFusion(FusionLayer):
                  positional=True, seed=None, name=None):
         super().__init__(name)
         where = "TransformerFusion"
-        self.d_model = _positive_int(where, "d_model", d_model)
-        self.num_heads = _positive_int(where, "num_heads", num_heads)
-        self.ff_dim = _positive_int(where, "ff_dim", ff_dim)
-        self.num_layers = _positive_int(where, "num_layers", num_layers)
+        self.d_model = check_count(d_model, "d_model", where=where)
+        self.num_heads = check_count(num_heads, "num_heads", where=where)
+        self.ff_dim = check_count(ff_dim, "ff_dim", where=where)
+        self.num_layers = check_count(num_layers, "num_layers", where=where)
         if mode not in TRANSFORMER_MODES:
             raise ValueError(f"{where}: mode must be one of {TRANSFORMER_MODES}, got {mode!r}")
         self.mode = mode
