@@ -139,3 +139,22 @@ def sparse_t_dot(X, Y):
     if backend.name() == "cupy":
         return X.T @ Y
     return backend.asarray(X.T @ backend.to_numpy(Y))
+
+
+class ProbabilisticClassifierMixin:
+    """``predict`` and ``predict_log_proba`` from a classifier's ``predict_proba``.
+
+    predict(X) = classes_[argmax_k p_k(X)];  log p with ``-inf`` where p = 0 (a class the
+    model gives no chance: a leaf without it, or no tree voting for it).
+    """
+
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``, ``-inf`` where the probability is 0: ``(N, K)``."""
+        xp = backend.xp()
+        p = self.predict_proba(X)
+        return xp.where(p > 0, xp.log(xp.where(p > 0, p, 1.0)), -xp.inf)
+
+    def predict(self, X):
+        """The most probable class of each sample, as a label of ``classes_``: ``(N,)``."""
+        self._check_is_fitted()
+        return self.classes_[backend.xp().argmax(self.predict_proba(X), axis=1)]

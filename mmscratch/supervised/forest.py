@@ -31,7 +31,7 @@ import numpy as np
 from .. import backend
 from ..base import BaseEstimator, ClassifierMixin, RegressorMixin, check_X, check_X_y
 from ..errors import check_count
-from ._common import check_sample_weight, encode_labels
+from ._common import ProbabilisticClassifierMixin, check_sample_weight, encode_labels
 from .tree import (
     DecisionTreeClassifier,
     DecisionTreeRegressor,
@@ -177,7 +177,7 @@ class _BaseForest(BaseEstimator):
         return xp.concatenate(out, axis=0)
 
 
-class RandomForestClassifier(ClassifierMixin, _BaseForest):
+class RandomForestClassifier(ProbabilisticClassifierMixin, ClassifierMixin, _BaseForest):
     """Random forest of :class:`DecisionTreeClassifier`, scikit-learn's names and defaults.
 
     Parameters
@@ -216,16 +216,7 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
         """Mean of the trees' class probabilities: ``(N, K)``."""
         return self._mean_value(X)
 
-    def predict_log_proba(self, X):
-        """``log(predict_proba(X))`` (``-inf`` where no tree gives the class a chance)."""
-        xp = backend.xp()
-        p = self.predict_proba(X)
-        return xp.where(p > 0, xp.log(xp.where(p > 0, p, 1.0)), -xp.inf)
 
-    def predict(self, X):
-        """Arg-max of ``predict_proba``, as labels of ``classes_``: ``(N,)``."""
-        self._check_is_fitted()
-        return self.classes_[backend.xp().argmax(self.predict_proba(X), axis=1)]
 
 
 class RandomForestRegressor(RegressorMixin, _BaseForest):

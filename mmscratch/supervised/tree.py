@@ -60,7 +60,7 @@ from .. import backend
 from ..base import BaseEstimator, ClassifierMixin, RegressorMixin, check_X, check_X_y
 from ..errors import check_count, check_real
 from ..extmath import host_rng
-from ._common import check_sample_weight, encode_labels
+from ._common import ProbabilisticClassifierMixin, check_sample_weight, encode_labels
 
 __all__ = ["DecisionTreeClassifier", "DecisionTreeRegressor", "Tree"]
 
@@ -796,7 +796,7 @@ class _BaseTree(BaseEstimator):
         return self.tree_.n_leaves
 
 
-class DecisionTreeClassifier(ClassifierMixin, _BaseTree):
+class DecisionTreeClassifier(ProbabilisticClassifierMixin, ClassifierMixin, _BaseTree):
     """CART classification tree (Gini or entropy), scikit-learn's names and defaults.
 
     Parameters
@@ -849,16 +849,7 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseTree):
         self._check_is_fitted()
         return self.tree_.value[self.apply(X), 0, :]
 
-    def predict_log_proba(self, X):
-        """``log(predict_proba(X))`` (``-inf`` for a class absent from the leaf)."""
-        xp = backend.xp()
-        p = self.predict_proba(X)
-        return xp.where(p > 0, xp.log(xp.where(p > 0, p, 1.0)), -xp.inf)
 
-    def predict(self, X):
-        """The most frequent class of each sample's leaf, as a label of ``classes_``."""
-        self._check_is_fitted()
-        return self.classes_[backend.xp().argmax(self.predict_proba(X), axis=1)]
 
 
 class DecisionTreeRegressor(RegressorMixin, _BaseTree):
