@@ -13,6 +13,7 @@ from .. import backend, nn
 from ..errors import check_array, check_count
 from ..nn import initializers
 from ..nn.contrastive import InfoNCELoss, l2_normalize
+from ..nn.layer import input_grad_skipped
 from ..nn.sequential import Sequential
 
 __all__ = ["ContrastiveDualEncoder", "DualEncoder", "build_dual_encoder"]
@@ -131,16 +132,9 @@ class ContrastiveDualEncoder:
     def train_step(self, xb, optimizer):
         za, zb = self.forward(xb, training=True)
         value = self.loss.forward(za, zb)
-        # the gradient w.r.t. the data is never used in training: the first layers skip it
-        first = [layer for tower in self.towers.values() for layer in tower.input_layers()
-                 if layer.needs_input_grad]
-        for layer in first:
-            layer.needs_input_grad = False
-        try:
+        first = [layer for tower in self.towers.values() for layer in tower.input_layers()]
+        with input_grad_skipped(first):  # dL/d(data) is never used in training
             self.backward(self.loss.backward())
-        finally:
-            for layer in first:
-                del layer.needs_input_grad  # back to the class default
         optimizer.step(self)
         return value
 

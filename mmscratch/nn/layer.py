@@ -27,6 +27,8 @@ in gives NaN out where it reaches, never a silently finite result.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from .. import backend
@@ -143,3 +145,19 @@ class Layer:
     def __repr__(self):
         return self.describe()
 
+
+
+@contextmanager
+def input_grad_skipped(layers):
+    """Inside the block, ``layers`` (a model's first layers, whose input is the data)
+    do not compute their input gradient: training never uses dL/dx of the data, and for
+    a first Conv2D it is a third of the backward's cost. Restored afterwards, even on
+    an error (the flag goes back to the class default)."""
+    switched = [layer for layer in layers if layer.needs_input_grad]
+    for layer in switched:
+        layer.needs_input_grad = False
+    try:
+        yield
+    finally:
+        for layer in switched:
+            del layer.needs_input_grad

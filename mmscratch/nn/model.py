@@ -27,6 +27,7 @@ from .._safe_io import new_file_mode, read_npz
 from ..errors import DataError, check_array, check_count, check_real
 from . import losses as losses_mod
 from . import optimizers as optimizers_mod
+from .layer import Layer, input_grad_skipped
 
 __all__ = ["Model", "MODEL_REGISTRY", "save_model", "load_model", "CHECKPOINT_VERSION"]
 
@@ -125,8 +126,6 @@ def _walk(root):
 
 
 def _is_block(obj):
-    from .layer import Layer
-
     return isinstance(obj, (Layer, Model))
 
 
@@ -211,15 +210,8 @@ class Model:
         """forward, loss, backward, optimizer step on one batch; returns (loss, n_correct)."""
         out = self.forward(xb, training=True)
         loss = self.loss.forward(out, yb)
-        # The gradient w.r.t. the input data is never used here: the first layers skip it.
-        first = [layer for layer in self.input_layers() if layer.needs_input_grad]
-        for layer in first:
-            layer.needs_input_grad = False
-        try:
+        with input_grad_skipped(self.input_layers()):  # dL/d(data) is never used
             self.backward(self.loss.backward())
-        finally:
-            for layer in first:
-                del layer.needs_input_grad  # back to the class default
         self.optimizer.step(self)
         return loss, self._correct(out, yb)
 
