@@ -247,3 +247,22 @@ def test_optimizer_state_saved_on_one_backend_loads_on_another(tmp_path):
     assert len(restored) == len(saved) == 4
     for a, b in zip(saved.values(), restored):
         np.testing.assert_array_equal(a, b)
+
+
+def test_restoring_the_best_weights_restores_batch_norm_statistics_too():
+    x, y = blobs(32)
+    model = nn.Sequential([nn.Dense(8, seed=1), nn.BatchNormalization(), nn.Dense(3, seed=2)])
+    model.compile(nn.Adam(1e-2), nn.SoftmaxCrossEntropy())
+    snapshots = []
+
+    class Snap(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append(self.model.get_weights())
+
+    model.fit(x, y, epochs=4, verbose=0,
+              callbacks=[Scripted([3.0, 1.0, 2.0, 2.5]), Snap(),
+                         EarlyStopping(patience=5, restore_best_weights=True)])
+    bn = model.layers[1]
+    assert len(snapshots[1]) == len(list(model.parameters())) + 2  # + moving mean, variance
+    np.testing.assert_array_equal(backend.to_numpy(bn.state["moving_variance"]),
+                                  snapshots[1][-1])

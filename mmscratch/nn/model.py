@@ -324,17 +324,21 @@ class Model:
 
     # ------------------------------------------------------------- weights
     def get_weights(self):
-        """Host copies of every parameter, in ``parameters()`` order (Keras' name)."""
-        return [backend.to_numpy(owner.params[key]).copy() for owner, key in self.parameters()]
+        """Host copies of every parameter, in ``parameters()`` order, then every
+        non-trainable state array (BatchNormalization's moving statistics), as Keras'
+        ``get_weights`` lists trainable and non-trainable weights."""
+        return ([backend.to_numpy(owner.params[key]).copy() for owner, key in self.parameters()]
+                + [backend.to_numpy(owner.state[key]).copy() for owner, key in _states(self)])
 
     def set_weights(self, weights):
         """Write arrays from :meth:`get_weights` back, in place (shapes must match)."""
-        pairs = list(self.parameters())
-        if len(weights) != len(pairs):
+        slots = [(owner.params, owner, key) for owner, key in self.parameters()] + \
+                [(owner.state, owner, key) for owner, key in _states(self)]
+        if len(weights) != len(slots):
             raise ValueError(f"set_weights: got {len(weights)} arrays, the model has "
-                             f"{len(pairs)} parameters")
-        for (owner, key), w in zip(pairs, weights):
-            p = owner.params[key]
+                             f"{len(slots)} (parameters and state)")
+        for (store, owner, key), w in zip(slots, weights):
+            p = store[key]
             if tuple(w.shape) != tuple(p.shape):
                 raise ValueError(f"set_weights: {owner.name}.{key} has shape {tuple(p.shape)}, "
                                  f"got {tuple(w.shape)}")
