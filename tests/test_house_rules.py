@@ -59,7 +59,7 @@ HOST_NUMPY = {
     "datasets/_pairing.py": "seeded pairing of samples on the host",
     "datasets/download.py": "checksums of downloaded files",
     "datasets/registry.py": "data set assembly happens on the host",
-    "supervised/tree.py": "feature subsets from a host Generator: one seed, one tree, any backend",
+    "supervised/_tree_growth.py": "feature subsets from a host Generator: one seed, one tree",
     "supervised/forest.py": "bootstrap counts from a host Generator: one seed, one forest",
 }
 

@@ -26,7 +26,7 @@ import pytest
 from mmscratch import backend
 from mmscratch.errors import NotFittedError
 from mmscratch.supervised import DecisionTreeClassifier, DecisionTreeRegressor
-from mmscratch.supervised import tree as tree_mod
+from mmscratch.supervised import _tree_growth as tree_mod
 
 sk_tree = pytest.importorskip("sklearn.tree")
 
