@@ -77,7 +77,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows "(default: X)" for every option that has a real default (not None/False)."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False):
+        if action.default is None or action.default is False:  # 0 is a real default
             return action.help
         return super()._get_help_string(action)
 

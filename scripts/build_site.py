@@ -57,7 +57,8 @@ def stage(src: Path) -> list[str]:
     """Write the Sphinx source tree into ``src``; returns the chapter page names."""
     modules = set(library_modules())
     shutil.copy(CONF, src / "conf.py")
-    (src / "chapters").mkdir()
+    # the chapters folder as it is (figures included), then the Markdown with code links
+    shutil.copytree(ROOT / "chapters", src / "chapters")
     chapters = sorted(p for p in (ROOT / "chapters").glob("*.md") if p.name != "README.md")
     for path in [ROOT / "chapters" / "README.md", *chapters]:
         text = link_code(path.read_text(encoding="utf-8"), modules, "../")
