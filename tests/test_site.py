@@ -87,3 +87,14 @@ def test_the_api_reference_has_a_page_per_module_with_its_docstrings(site):
         parts = list(path.relative_to(ROOT).with_suffix("").parts)
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         assert (site / "api" / f"{name}.html").is_file(), name
+
+
+def test_every_image_a_page_shows_is_in_the_site(site):
+    missing = []
+    for page in html_pages(site):
+        for src in re.findall(r'<img[^>]*src="([^"]+)"', page.read_text(encoding="utf-8")):
+            if src.startswith("data:"):
+                continue
+            if not (page.parent / src.split("#")[0]).resolve().is_file():
+                missing.append(f"{page.relative_to(site)}: {src}")
+    assert not missing, missing[:5]
