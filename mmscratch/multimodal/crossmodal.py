@@ -12,7 +12,7 @@ from .. import backend
 from ..errors import check_count
 from ..nn.attention import MultiHeadAttention
 from ..nn.layer import Layer
-from .fusion import FusionLayer
+from .fusion import FusionLayer, split_modalities
 from .registry import register_fusion
 
 __all__ = ["Tokens", "CrossModalAttentionFusion", "token_branch"]
@@ -111,13 +111,7 @@ class CrossModalAttentionFusion(FusionLayer):
         yield from self.attention_ba.parameters()
 
     def _unpack_tokens(self, inputs, present):
-        if isinstance(inputs, dict):
-            keys, feats = list(inputs), list(inputs.values())
-        elif isinstance(inputs, (list, tuple)):
-            keys, feats = None, list(inputs)
-        else:
-            raise ValueError(f"{self.describe()}: expects a list or dict of two token "
-                             f"sequences, got {type(inputs).__name__}")
+        keys, feats = split_modalities(inputs, self.describe(), "two token sequences")
         if len(feats) != 2:
             raise ValueError(f"{self.describe()}: fuses exactly two modalities, got "
                              f"{len(feats)}")

@@ -21,19 +21,27 @@ from .registry import register_fusion
 __all__ = ["FusionLayer", "ConcatFusion", "LateFusion", "AttentionFusion", "TensorFusion"]
 
 
+def split_modalities(inputs, where, what="modality features"):
+    """``(keys, features)`` from a fusion layer's input: a dict (keys kept, for gradients
+    returned as a dict) or a list/tuple (keys None). Raises ``ValueError`` naming ``where``
+    for anything else or an empty container."""
+    if isinstance(inputs, dict):
+        keys, feats = list(inputs), list(inputs.values())
+    elif isinstance(inputs, (list, tuple)):
+        keys, feats = None, list(inputs)
+    else:
+        raise ValueError(f"{where}: expects a list or dict of {what}, "
+                         f"got {type(inputs).__name__}")
+    if not feats:
+        raise ValueError(f"{where}: got no {what}")
+    return keys, feats
+
+
 class FusionLayer(Layer):
     """Shared input handling: list or dict in, same container of gradients out."""
 
     def _unpack(self, inputs, present):
-        if isinstance(inputs, dict):
-            keys, feats = list(inputs), list(inputs.values())
-        elif isinstance(inputs, (list, tuple)):
-            keys, feats = None, list(inputs)
-        else:
-            raise ValueError(f"{self.describe()}: expects a list or dict of modality features, "
-                             f"got {type(inputs).__name__}")
-        if not feats:
-            raise ValueError(f"{self.describe()}: got no modality features")
+        keys, feats = split_modalities(inputs, self.describe())
         n = feats[0].shape[0]
         for i, h in enumerate(feats):
             check_array(h, f"inputs[{keys[i] if keys else i}]", where=self.describe(), ndim=2)

@@ -31,7 +31,7 @@ from ..errors import check_array, check_count
 from ..nn import initializers
 from ..nn.layer import Layer
 from ..nn.transformer import TransformerEncoder, positional_encoding
-from .fusion import FusionLayer
+from .fusion import FusionLayer, split_modalities
 from .registry import register_fusion
 
 __all__ = ["TransformerFusion", "StackFrames", "TRANSFORMER_MODES", "transformer_branches",
@@ -186,15 +186,7 @@ class TransformerFusion(FusionLayer):
     # ------------------------------------------------------------ computing
     def _unpack_tokens(self, inputs, present):
         """-> keys, tokens (N, T_m, d) each, present, the input shapes."""
-        if isinstance(inputs, dict):
-            keys, feats = list(inputs), list(inputs.values())
-        elif isinstance(inputs, (list, tuple)):
-            keys, feats = None, list(inputs)
-        else:
-            raise ValueError(f"{self.describe()}: expects a list or dict of modality tokens, "
-                             f"got {type(inputs).__name__}")
-        if not feats:
-            raise ValueError(f"{self.describe()}: got no modality features")
+        keys, feats = split_modalities(inputs, self.describe(), "modality tokens")
         d = self.d_model
         tokens = []
         for i, h in enumerate(feats):

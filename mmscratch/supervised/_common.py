@@ -10,7 +10,7 @@ Chapter: chapters/03-4-classical.md.
 from __future__ import annotations
 
 from .. import backend
-from ..base import as_backend_array, check_discrete_labels
+from ..base import as_backend_array, check_discrete_labels, check_n_features, check_X
 from ..base import check_sparse as _base_check_sparse
 
 
@@ -139,6 +139,14 @@ def sparse_t_dot(X, Y):
     if backend.name() == "cupy":
         return X.T @ Y
     return backend.asarray(X.T @ backend.to_numpy(Y))
+
+
+def check_tree_input(estimator, X):
+    """``X`` for a fitted tree model's prediction: fitted check, a finite 2-D matrix of
+    the fitted width (scikit-learn's message), rounded to float32 as the trees saw it."""
+    estimator._check_is_fitted()
+    X = check_n_features(estimator, check_X(X, estimator._where()))
+    return X.astype(backend.xp().float32)
 
 
 class ProbabilisticClassifierMixin:

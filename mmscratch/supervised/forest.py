@@ -29,9 +29,14 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..base import BaseEstimator, ClassifierMixin, RegressorMixin, check_X, check_X_y
+from ..base import BaseEstimator, ClassifierMixin, RegressorMixin, check_X_y
 from ..errors import check_count
-from ._common import ProbabilisticClassifierMixin, check_sample_weight, encode_labels
+from ._common import (
+    ProbabilisticClassifierMixin,
+    check_sample_weight,
+    check_tree_input,
+    encode_labels,
+)
 from .tree import (
     DecisionTreeClassifier,
     DecisionTreeRegressor,
@@ -147,13 +152,7 @@ class _BaseForest(BaseEstimator):
         }
 
     def _check_input(self, X):
-        self._check_is_fitted()
-        X = check_X(X, self._where())
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"{self._where()}: X has {X.shape[1]} features, but "
-                             f"{type(self).__name__} is expecting {self.n_features_in_} "
-                             "features as input")
-        return X.astype(backend.xp().float32)
+        return check_tree_input(self, X)
 
     def apply(self, X):
         """Leaf of every tree each sample reaches: ``(N, n_estimators)`` (node indices
