@@ -8,7 +8,9 @@ Specification
   low-rank matrix (Halko et al. 2011), with every normalizer;
 * ``gaussian`` draws scikit-learn's own test matrix (``RandomState(seed).normal``) and
   ``host_rng`` refuses what is not a seed;
-* ``sha256_file`` equals ``hashlib.sha256`` of the bytes.
+* ``sha256_file`` equals ``hashlib.sha256`` of the bytes;
+* ``column_sums`` (the layers' bias gradient as one GEMV) equals ``a.sum(axis=0)``, in
+  the array's dtype and backend.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 
 from mmscratch import backend
 from mmscratch.extmath import (
+    column_sums,
     gaussian,
     host_rng,
     legacy_random_state,
@@ -71,3 +74,15 @@ def test_sha256_file(tmp_path):
     data = np.random.default_rng(2).bytes(3 << 20)
     path.write_bytes(data)
     assert sha256_file(path) == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-12), ("float32", 1e-5)])
+@pytest.mark.parametrize("shape", [(1, 3), (7, 1), (4099, 16), (300, 64)])
+def test_column_sums_equals_the_axis0_sum(xp, shape, dtype, rtol):
+    a = np.random.default_rng(1).normal(size=shape).astype(dtype)
+    s = column_sums(backend.asarray(a))
+    assert backend.get_array_module(s) is backend.xp()
+    s = backend.to_numpy(s)
+    assert s.dtype == a.dtype and s.shape == (shape[1],)
+    exact = a.sum(axis=0, dtype=np.float64)
+    np.testing.assert_allclose(s, exact, rtol=rtol, atol=rtol * np.abs(a).sum(axis=0).max())

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..errors import check_array, check_count
+from ..extmath import column_sums
 from . import initializers
 from .activations import get_activation
 from .layer import Layer
@@ -386,7 +387,7 @@ class Conv2D(Layer):
                                  ((0, 0), (0, 0)), (Ho, Wo))  # col2im on the padded grid
         self.grads["W"] = dW.reshape(W.shape)
         if self.use_bias:
-            self.grads["b"] = g.sum(axis=0)  # db = sum g
+            self.grads["b"] = column_sums(g)  # db = sum g
         if dxpad is None:
             return None
         (pt, _), (pl, _) = pads

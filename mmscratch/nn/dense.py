@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..errors import check_count
+from ..extmath import column_sums
 from . import initializers
 from .activations import get_activation
 from .layer import Layer
@@ -80,5 +81,5 @@ class Dense(Layer):
         g2 = g.reshape(-1, self.units)  # (N*, units)
         self.grads["W"] = x2.T @ g2
         if self.use_bias:
-            self.grads["b"] = g2.sum(axis=0)
+            self.grads["b"] = column_sums(g2)  # db = sum_i g2[i]
         return g @ self.params["W"].T
