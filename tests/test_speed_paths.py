@@ -3,8 +3,8 @@
 Specification:
 * Conv2D: the cache-blocked helpers (``use_fast_path``, several blocks forced by a tiny
   block size) give the same y, dx, dW and db as the readable im2col lines, for every
-  geometry of tests/test_conv.py, on repeated calls (reused buffers keep their zero
-  border);
+  geometry of tests/test_conv.py, with and without a bias, on repeated calls (reused
+  buffers keep their zero border and their column of ones);
 * a layer whose input gradient is not needed (``needs_input_grad = False``, set by
   ``Model.train_step`` on the layers that see the model's input) returns None from
   backward and still fills the same parameter gradients; the flag is restored after
@@ -41,16 +41,21 @@ CONV_CASES = [
 def _run_conv(layer, x, dy):
     y = layer.forward(x, training=True)
     dx = layer.backward(dy)
-    return [backend.to_numpy(a) for a in (y, dx, layer.grads["W"], layer.grads["b"])]
+    grads = [layer.grads["W"]] + ([layer.grads["b"]] if layer.use_bias else [])
+    return [backend.to_numpy(a) for a in (y, dx, *grads)]
 
 
+@pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no bias"])
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
-def test_conv_blocked_helpers_equal_the_readable_lines(xp, case, monkeypatch):
+def test_conv_blocked_helpers_equal_the_readable_lines(xp, case, use_bias, monkeypatch):
+    # With a bias, the fast path adds it inside the GEMM (a ones column of the patch
+    # buffer) and reads db off the weight-gradient product: both must equal z + b, sum g.
     N, H, W, C, F, k, s, p = case
     rng = np.random.default_rng(0)
-    layer = Conv2D(F, k, strides=s, padding=p, activation="relu", seed=1)
+    layer = Conv2D(F, k, strides=s, padding=p, activation="relu", use_bias=use_bias, seed=1)
     layer(backend.asarray(rng.standard_normal((N, H, W, C))))
-    layer.params["b"] = backend.asarray(rng.standard_normal(F))
+    if use_bias:
+        layer.params["b"] = backend.asarray(rng.standard_normal(F))
     monkeypatch.setattr(conv_mod, "BLOCK_BYTES", 1)  # one image per block
     for step in range(2):  # the second call reuses the padded and patch buffers
         x = backend.asarray(rng.standard_normal((N, H, W, C)))

@@ -355,11 +355,12 @@ class Conv2D(Layer):
         W2 = W.reshape(kh * kw * C, F)  # (K, F), K = kh*kw*C
         if self.use_fast_path:
             z = conv2d_forward_blocked(xpad, W2, self.kernel_size, self.strides, out_hw,
-                                       workspace=self._workspaces())
+                                       workspace=self._workspaces(),
+                                       b=self.params["b"] if self.use_bias else None)
         else:
             z = _patches(xpad, self.kernel_size, self.strides, out_hw) @ W2  # (M, F)
-        if self.use_bias:
-            z += self.params["b"]
+            if self.use_bias:
+                z += self.params["b"]
         y = self._act.forward(z.reshape(x.shape[0], *out_hw, F))
         self._cache = (x.shape, xpad, pads, out_hw)
         return y
@@ -373,10 +374,12 @@ class Conv2D(Layer):
         g = self._act.backward(dy).reshape(N * Ho * Wo, F)  # dL/dz, (M, F)
         W2 = W.reshape(kh * kw * C, F)
         need_dx = self.needs_input_grad
+        db = None
         if self.use_fast_path:
-            dW, dxpad = conv2d_backward_blocked(xpad, g, W2, self.kernel_size, self.strides,
-                                                (Ho, Wo), need_dx,
-                                                workspace=self._workspaces())
+            dW, db, dxpad = conv2d_backward_blocked(xpad, g, W2, self.kernel_size,
+                                                    self.strides, (Ho, Wo), need_dx,
+                                                    workspace=self._workspaces(),
+                                                    need_db=self.use_bias)
         else:
             cols = _patches(xpad, self.kernel_size, self.strides, (Ho, Wo))  # (M, K)
             dW = cols.T @ g  # dW = cols^T g
@@ -387,7 +390,7 @@ class Conv2D(Layer):
                                  ((0, 0), (0, 0)), (Ho, Wo))  # col2im on the padded grid
         self.grads["W"] = dW.reshape(W.shape)
         if self.use_bias:
-            self.grads["b"] = column_sums(g)  # db = sum g
+            self.grads["b"] = column_sums(g) if db is None else db  # db = sum g
         if dxpad is None:
             return None
         (pt, _), (pl, _) = pads
@@ -423,14 +426,38 @@ def _block_images(n, row_bytes):
     return max(1, min(n, BLOCK_BYTES // max(1, row_bytes)))
 
 
-def conv2d_forward_blocked(xpad, W2, kernel, strides, out_hw, workspace=None):
-    """z = im2col(x_pad) @ W2, a block of images at a time (the fast forward of Conv2D).
+def _patch_rows(workspace, nb, out_hw, kernel, C, dtype, bias):
+    """The reused patch buffer ``(nb, H_o*W_o, K [+1])`` and its ``(nb, H_o, W_o, kh, kw, C)``
+    window view, into which im2col copies.
 
-    Same numbers as ``_patches(xpad) @ W2``: each block's windows are copied into one
+    With ``bias`` the buffer has one more column, set to 1 once at allocation and never
+    written again: the product ``[cols, 1] @ [W2; b]`` then adds the bias inside the GEMM
+    (one pass over z less), and ``[cols, 1]^T g`` yields db as dW's last row. The window
+    view is built with ``as_strided`` so it is a view by construction (a reshape of the
+    column slice might copy, and the copy would be written instead of the buffer).
+    """
+    xp = backend.xp()
+    (kh, kw), (Ho, Wo) = kernel, out_hw
+    K = kh * kw * C
+    width = K + 1 if bias else K
+    buf = _buffer(workspace, "cols1" if bias else "cols", (nb, Ho * Wo, width), dtype,
+                  fill=1 if bias else None)
+    i = buf.itemsize
+    view = xp.lib.stride_tricks.as_strided(
+        buf, shape=(nb, Ho, Wo, kh, kw, C),
+        strides=(Ho * Wo * width * i, Wo * width * i, width * i, kw * C * i, C * i, i))
+    return buf, view
+
+
+def conv2d_forward_blocked(xpad, W2, kernel, strides, out_hw, workspace=None, b=None):
+    """z = im2col(x_pad) @ W2 (+ b), a block of images at a time (the fast forward of Conv2D).
+
+    Same numbers as ``_patches(xpad) @ W2 + b``: each block's windows are copied into one
     reused patch buffer (``workspace``) small enough to stay in cache, and one GEMM per
     block writes its rows of z. Why this is faster: the im2col matrix is kh*kw times
     the input; written whole, it goes out to main memory and the GEMM reads it back;
-    written a block at a time, the GEMM finds it in cache.
+    written a block at a time, the GEMM finds it in cache. The bias rides in the same
+    GEMM, as a column of ones in the patch buffer times a row ``b`` under W2.
 
     Parameters
     ----------
@@ -438,6 +465,7 @@ def conv2d_forward_blocked(xpad, W2, kernel, strides, out_hw, workspace=None):
     W2 : array (kh*kw*C, F)
     kernel, strides, out_hw : (int, int) pairs
     workspace : dict or None, where the patch buffer is kept between calls
+    b : array (F,) or None, the bias
 
     Returns
     -------
@@ -448,39 +476,46 @@ def conv2d_forward_blocked(xpad, W2, kernel, strides, out_hw, workspace=None):
     (kh, kw), (Ho, Wo) = kernel, out_hw
     K, F = W2.shape
     if (kh, kw, *strides) == (1, 1, 1, 1):
-        return xpad.reshape(N * Ho * Wo, C) @ W2
+        z = xpad.reshape(N * Ho * Wo, C) @ W2
+        if b is not None:
+            z += b
+        return z
     rows = Ho * Wo  # patch rows per image
     nb = _block_images(N, rows * K * xpad.dtype.itemsize)
-    cols = _buffer(workspace, "cols", (nb, Ho, Wo, kh, kw, C), xpad.dtype)
-    z = xp.empty((N * rows, F), dtype=xp.result_type(xpad, W2))
+    buf, view = _patch_rows(workspace, nb, out_hw, kernel, C, xpad.dtype, b is not None)
+    Wb = W2 if b is None else xp.concatenate([W2, b.reshape(1, F)])  # (K+1, F)
+    z = xp.empty((N * rows, F), dtype=xp.result_type(xpad, Wb))
     for n0 in range(0, N, nb):  # a loop over blocks of images, not over pixels
         n1 = min(N, n0 + nb)
-        block = cols[:n1 - n0]
-        xp.copyto(block, _windows(xpad[n0:n1], kernel, strides, out_hw))
-        xp.matmul(block.reshape((n1 - n0) * rows, K), W2, out=z[n0 * rows:n1 * rows])
+        xp.copyto(view[:n1 - n0], _windows(xpad[n0:n1], kernel, strides, out_hw))
+        xp.matmul(buf[:n1 - n0].reshape((n1 - n0) * rows, buf.shape[2]), Wb,
+                  out=z[n0 * rows:n1 * rows])
     return z
 
 
 def conv2d_backward_blocked(xpad, g, W2, kernel, strides, out_hw, need_dx=True,
-                            workspace=None):
-    """dW = cols^T g and dx_pad = col2im(g W2^T), a block of images at a time.
+                            workspace=None, need_db=False):
+    """dW = cols^T g, db = sum g and dx_pad = col2im(g W2^T), a block of images at a time.
 
     The fast backward of Conv2D, equal to the readable lines in ``Conv2D.backward``.
     The patch block is copied again from ``xpad`` (in cache, cheaper than keeping the
     whole patch matrix from the forward pass and reading it back from memory), then
-    ``dW += block^T g_block``; for dx, ``dcols = g_block W2^T`` (computed offset by offset,
-    ``g_block W[u, v]^T``, so that each offset's part is contiguous) is added back onto
-    the block's padded pixels with one strided add per kernel offset, while it is still
-    in cache.
+    ``dW += block^T g_block``; with ``need_db`` the block carries a column of ones, so
+    the same product's last row is db. For dx, ``dcols = g_block W2^T`` (computed offset
+    by offset, ``g_block W[u, v]^T``, so that each offset's part is contiguous) is added
+    back onto the block's padded pixels with one strided add per kernel offset, while it
+    is still in cache.
 
     Parameters
     ----------
     xpad : array (N, H_p, W_p, C); g : array (N*H_o*W_o, F), dL/dz; W2 : (kh*kw*C, F)
     need_dx : bool, compute dx_pad (False: return None for it)
+    need_db : bool, compute db (False: return None for it)
 
     Returns
     -------
     dW : array (kh*kw*C, F)
+    db : array (F,) or None
     dxpad : array (N, H_p, W_p, C) or None
     """
     xp = backend.xp()
@@ -489,22 +524,23 @@ def conv2d_backward_blocked(xpad, g, W2, kernel, strides, out_hw, need_dx=True,
     K, F = W2.shape
     if (kh, kw, *strides) == (1, 1, 1, 1):
         cols = xpad.reshape(N * Ho * Wo, C)
-        return cols.T @ g, ((g @ W2.T).reshape(xpad.shape) if need_dx else None)
+        return (cols.T @ g, column_sums(g) if need_db else None,
+                (g @ W2.T).reshape(xpad.shape) if need_dx else None)
     rows = Ho * Wo
     nb = _block_images(N, rows * K * xpad.dtype.itemsize)
-    cols = _buffer(workspace, "cols", (nb, Ho, Wo, kh, kw, C), xpad.dtype)
-    dW = xp.zeros((K, F), dtype=xp.result_type(xpad, g))
-    part = xp.empty_like(dW)
+    buf, view = _patch_rows(workspace, nb, out_hw, kernel, C, xpad.dtype, need_db)
+    width = buf.shape[2]  # K, or K + 1 with the ones column of db
+    dWb = xp.zeros((width, F), dtype=xp.result_type(xpad, g))
+    part = xp.empty_like(dWb)
     dxpad = xp.zeros(xpad.shape, dtype=g.dtype) if need_dx else None
     W3T = W2.reshape(kh * kw, C, F).transpose(0, 2, 1)  # (kh*kw, F, C): W[u, v]^T
     for n0 in range(0, N, nb):  # blocks of images, as in the forward pass
         n1 = min(N, n0 + nb)
         m = (n1 - n0) * rows
-        block = cols[:n1 - n0]
-        xp.copyto(block, _windows(xpad[n0:n1], kernel, strides, out_hw))
+        xp.copyto(view[:n1 - n0], _windows(xpad[n0:n1], kernel, strides, out_hw))
         gb = g[n0 * rows:n1 * rows]
-        xp.matmul(block.reshape(m, K).T, gb, out=part)
-        dW += part
+        xp.matmul(buf[:n1 - n0].reshape(m, width).T, gb, out=part)
+        dWb += part
         if need_dx:
             # Offset-major dcols: block k = g_block W[u, v]^T is contiguous (m, C), so each
             # strided add below moves whole image rows (W_o*C values), not C at a time.
@@ -514,7 +550,7 @@ def conv2d_backward_blocked(xpad, g, W2, kernel, strides, out_hw, need_dx=True,
             for k in range(kh * kw):  # kernel offsets, not pixels
                 sl = _offset_slices(divmod(k, kw), strides, out_hw)
                 dblock[sl] += dcols[k].reshape(n1 - n0, Ho, Wo, C)
-    return dW, dxpad
+    return dWb[:K], (dWb[K] if need_db else None), dxpad
 
 
 def _buffer(workspace, key, shape, dtype, fill=None):
