@@ -6,7 +6,7 @@
 #   bash benchmarks/gpu_check.sh            # on a machine with an NVIDIA GPU and CuPy
 #   bash benchmarks/gpu_check.sh --dry-run  # on a CPU: exercises the script's code paths
 #
-# Budget: about 8 minutes (tests <= 5, benchmarks <= 3).
+# Budget: about 9 minutes (tests <= 5, benchmarks <= 4: layers 3, classical learners 1).
 set -u
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/gpu_check}"
@@ -15,7 +15,8 @@ export PYTHONUNBUFFERED=1 MPLBACKEND=Agg QUICK=1 PYTHONPATH="$(pwd)${PYTHONPATH:
 py=${PYTHON:-python3}
 
 if [ "${1:-}" = "--dry-run" ]; then
-  timeout 600 "$py" benchmarks/bench_gpu.py --dry-run --out "$out/gpu_results.md"
+  timeout 600 "$py" benchmarks/bench_gpu.py --dry-run --out "$out/gpu_results.md" || exit $?
+  timeout 600 "$py" benchmarks/bench_gpu_classical.py --dry-run --out "$out/gpu_classical.md"
   exit $?
 fi
 
@@ -29,4 +30,5 @@ echo "pytest exit: ${PIPESTATUS[0]}" | tee -a "$out/pytest_cupy.log"
 
 # 2. benchmarks side by side
 timeout 240 "$py" benchmarks/bench_gpu.py --out "$out/gpu_results.md" 2>&1 | tail -20
+timeout 120 "$py" benchmarks/bench_gpu_classical.py --out "$out/gpu_classical.md" 2>&1 | tail -8
 cp benchmarks/RESULTS.md "$out/RESULTS.md" 2>/dev/null || true
