@@ -355,7 +355,7 @@ def test_variable_length_clips_give_padded_features_and_frame_counts(xp, preset,
     clips = [rng.standard_normal(n) for n in (1500, 4100, 2222, 900, 3000)]
     ex = MFCC(SR, preset=preset, pad_mode=pad_mode, max_chunk=30_000, deltas=1,
               delta_mode="edge")
-    feats, n = ex(clips)
+    feats, n = ex.ragged(clips)
     feats = backend.to_numpy(feats)
     assert feats.shape == (5, ex.n_features, n.max())
     assert list(n) == [ex.num_frames(len(c)) for c in clips]
@@ -368,7 +368,7 @@ def test_variable_length_clips_give_padded_features_and_frame_counts(xp, preset,
     padded = np.zeros((5, 4100))
     for i, c in enumerate(clips):
         padded[i, :len(c)] = c
-    f2, n2 = ex(backend.asarray(padded), lengths=[len(c) for c in clips])
+    f2, n2 = ex.ragged(backend.asarray(padded), lengths=[len(c) for c in clips])
     assert np.array_equal(n2, n) and np.allclose(backend.to_numpy(f2), feats, atol=1e-9)
 
 
