@@ -227,6 +227,38 @@ def test_lstm_fused_helpers_equal_the_readable_loops(xp, masked, state, return_s
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+def test_lstm_fast_path_buffers_do_not_leak_between_calls(xp):
+    """The fast path keeps its per-step buffers on the layer and reuses them: a result
+    already handed out must not change when the next call (of another shape) reuses
+    them, and backward twice after one forward gives the same gradients."""
+    from mmscratch.nn import LSTM
+
+    rng = np.random.default_rng(14)
+    xa = backend.asarray(rng.standard_normal((3, 5, 4)))
+    xb = backend.asarray(rng.standard_normal((6, 2, 4)))
+    dya = backend.asarray(rng.standard_normal((3, 5, 7)))
+    reused = LSTM(7, return_sequences=True, seed=15)
+    fresh = LSTM(7, return_sequences=True, seed=15)
+    ya = reused.forward(xa)
+    ya_host = backend.to_numpy(ya).copy()
+    dxa = reused.backward(dya)
+    dxa_host = backend.to_numpy(dxa).copy()
+    grads_a = {k: backend.to_numpy(v).copy() for k, v in reused.grads.items()}
+    reused.forward(xb)  # another shape, then the first shape again
+    reused.backward(backend.asarray(rng.standard_normal((6, 2, 7))))
+    np.testing.assert_array_equal(backend.to_numpy(ya), ya_host)  # not overwritten
+    np.testing.assert_array_equal(backend.to_numpy(dxa), dxa_host)
+    y_again = reused.forward(xa)
+    np.testing.assert_allclose(backend.to_numpy(y_again), backend.to_numpy(fresh.forward(xa)),
+                               rtol=1e-13)
+    fresh.backward(dya)
+    for _ in range(2):  # backward does not consume the forward's cache
+        reused.backward(dya)
+        for k, v in grads_a.items():
+            np.testing.assert_allclose(backend.to_numpy(reused.grads[k]), v, rtol=1e-12)
+            np.testing.assert_allclose(backend.to_numpy(fresh.grads[k]), v, rtol=1e-12)
+
+
 @pytest.mark.parametrize("cls", ["LSTM", "SimpleRNN"])
 def test_recurrent_skips_the_input_gradient_nobody_needs(xp, cls):
     from mmscratch import nn

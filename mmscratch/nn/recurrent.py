@@ -250,6 +250,7 @@ class LSTM(_Recurrent):
                  name=None):
         super().__init__(units, return_sequences, seed, name)
         self.unit_forget_bias = bool(unit_forget_bias)
+        self._work = {}  # the fast path's buffers, reused across calls (see _buffer)
 
     def build(self, input_shape):
         from . import initializers  # noqa: PLC0415
@@ -288,12 +289,16 @@ class LSTM(_Recurrent):
         xt = self._begin(x, mask)  # (T, N, D)
         W, U, b = self.params["W"], self.params["U"], self.params["b"]
         h0, c0, state_kind = self._initial(initial_state, xt.shape[1], x.dtype)
-        hx = None  # the fast path's [h_{t-1}, x_t, 1] rows, reused for the weight gradients
         if self.use_fast_path:
-            gates, cs, tanh_cs, hs, hx = lstm_forward_fused(xt, W, U, b, h0, c0, mask)
-        else:
-            gates, cs, tanh_cs, hs = self._forward_steps(xt, W, U, b, h0, c0, mask)
-        self._cache = (xt, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind, hx)
+            fast = lstm_forward_fused(xt, W, U, b, h0, c0, mask, self._work)
+            self._cache = ("fast", xt.shape, fast, mask, state_kind)
+            hT = fast[3][:self.units, 1:]  # (H, T, N): h_t^T, feature-major
+            xp = backend.xp()
+            if self.return_sequences:
+                return xp.ascontiguousarray(hT.transpose(2, 1, 0))
+            return xp.ascontiguousarray(hT[:, -1].T)
+        gates, cs, tanh_cs, hs = self._forward_steps(xt, W, U, b, h0, c0, mask)
+        self._cache = ("steps", xt, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind)
         return self._output(hs.transpose(1, 0, 2))
 
     def _forward_steps(self, xt, W, U, b, h0, c0, mask):
@@ -323,24 +328,46 @@ class LSTM(_Recurrent):
         return gates, cs, tanh_cs, hs
 
     def backward(self, dy):
-        xt, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind, hx = self._saved()
+        cache = self._saved()
         W, U = self.params["W"], self.params["U"]
-        t_steps, n, H = hs.shape
-        dhs = self._upstream(dy, (n, t_steps, H)).transpose(1, 0, 2)  # (T, N, H)
-        if hx is not None:
-            dz, dh0, dc0 = lstm_backward_fused(dhs, gates, cs, tanh_cs, c0, U, mask)
-            grads = lstm_weight_grads_fused(hx, dz)
+        if cache[0] == "fast":
+            _, (t_steps, n, _), fast, mask, state_kind = cache
+            dz, dh0, dc0 = lstm_backward_fused(self._upstream_feature_major(dy, t_steps, n),
+                                               fast, U, mask, self._work)
+            dW, dU, db, dz2 = lstm_weight_grads_fused(fast[3], dz, self._work)
+            dx = None
+            if self.needs_input_grad:  # dx_t = dz_t W^T, gate order i, f, o, g in dz2
+                xp = backend.xp()
+                w_int_t = xp.ascontiguousarray(_swap_go(W, self.units).T)  # (4H, D)
+                dx = xp.ascontiguousarray((dz2.T @ w_int_t).reshape(t_steps, n, -1)
+                                          .transpose(1, 0, 2))
         else:
+            _, xt, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind = cache
+            t_steps, n, H = hs.shape
+            dhs = self._upstream(dy, (n, t_steps, H)).transpose(1, 0, 2)  # (T, N, H)
             dz, dh0, dc0 = self._backward_steps(dhs, gates, cs, tanh_cs, c0, U, mask)
-            grads = _weight_grads(xt, hs, h0, dz)
-        self.grads["W"], self.grads["U"], self.grads["b"] = grads
+            dW, dU, db = _weight_grads(xt, hs, h0, dz)
+            dx = _input_grad(self, dz, W)
+        self.grads["W"], self.grads["U"], self.grads["b"] = dW, dU, db
         if state_kind == "pair":
             self.d_initial_state = [dh0, dc0]
         elif state_kind == "h":
             self.d_initial_state = dh0
         else:
             self.d_initial_state = None
-        return _input_grad(self, dz, W)
+        return dx
+
+    def _upstream_feature_major(self, dy, t_steps, n):
+        """dL/dh_t for every step as ``(T, H, N)`` (the fast path's layout)."""
+        xp = backend.xp()
+        H = self.units
+        if self.return_sequences:
+            self._check_grad(dy, (n, t_steps, H))
+            return xp.ascontiguousarray(dy.transpose(1, 2, 0))
+        self._check_grad(dy, (n, H))
+        dh = xp.zeros((t_steps, H, n), dtype=dy.dtype)
+        dh[-1] = dy.T
+        return dh
 
     def _backward_steps(self, dhs, gates, cs, tanh_cs, c0, U, mask):
         """The readable BPTT: dL/dz_t step by step, from the last step back.
@@ -406,129 +433,181 @@ def _input_grad(layer, dz, W):
 
 
 # ---------------------------------------------------------------- LSTM, fast path
-def _gate_constants(H, dtype):
-    """Per-column s and c with gate = s * tanh(s * z) + c: sigma for i, f, o; tanh for g."""
-    half = np.full(H, 0.5)
-    scale = np.concatenate([half, half, np.ones(H), half])
-    offset = np.concatenate([half, half, np.zeros(H), half])
-    return (backend.asarray(scale.astype(dtype)), backend.asarray(offset.astype(dtype)))
+#: Block order of the fast path: i, f, o, g (the public order is i, f, g, o), so the
+#: three sigmoid gates are one contiguous block. Swapping blocks 2 and 3 is its own
+#: inverse: :func:`_swap_go` maps public -> internal and back.
+def _swap_go(a, H):
+    """Columns (..., 4H) in gate order i, f, g, o -> i, f, o, g (and back): a new array."""
+    return backend.xp().concatenate([a[..., :2 * H], a[..., 3 * H:], a[..., 2 * H:3 * H]],
+                                    axis=-1)
 
 
-def lstm_forward_fused(xt, W, U, b, h0, c0, mask=None):
-    """The LSTM forward of ``LSTM._forward_steps`` with one GEMM and one tanh per step.
+def _buffer(work, name, shape, dtype):
+    """An uninitialised array from the workspace dict ``work`` (allocated on first use or
+    when the shape, dtype or backend changed), or a fresh one when ``work`` is None.
 
-    Two rearrangements, the same arithmetic:
+    Why: a fresh NumPy array of a few MB is new memory the kernel must map and zero page
+    by page on first touch; at the LSTM benchmark's size (about 35 MB of per-call arrays)
+    that cost ~4 ms per forward+backward, more than all the per-step element-wise work.
+    """
+    xp = backend.xp()
+    key = (name, backend.name())
+    a = None if work is None else work.get(key)
+    if a is None or tuple(a.shape) != tuple(shape) or a.dtype != dtype:
+        a = xp.empty(shape, dtype=dtype)
+        if work is not None:
+            work[key] = a
+    return a
 
-    * a sigmoid gate is 0.5 * tanh(z / 2) + 0.5, so scaling the pre-activations per
-      column by (1/2, 1/2, 1, 1/2) (folded into the weights once) lets one tanh per
-      step give all four gates after an affine map;
-    * each step's row is ``[h_{t-1}, x_t, 1]`` and the weights are stacked
-      ``[U; W; b]``, so ``z_t = x_t W + h_{t-1} U + b`` is *one* product with no
-      separate addition, and the same rows give all three weight gradients in one
-      product later (:func:`lstm_weight_grads_fused`). h_t is written straight into
-      the next step's row (``out=``): a short recurrent step costs what its calls and
-      temporaries cost.
+
+def lstm_forward_fused(xt, W, U, b, h0, c0, mask=None, work=None):
+    """The LSTM forward of ``LSTM._forward_steps``, every step on contiguous blocks.
+
+    Three rearrangements, the same arithmetic:
+
+    * **feature-major layout**: every per-step array is ``(rows, N)`` (samples along the
+      last axis), so ``z_t^T = [U; W; b]^T [h_{t-1}; x_t; 1]`` is one ``(4H, K) @ (K, N)``
+      product whose gate blocks are *contiguous* ``(H, N)`` slabs; with rows ``(N, 4H)``
+      a gate block is a strided column slice and every element-wise pass over it is
+      ~2.5x slower in NumPy;
+    * gate blocks in the order i, f, o, g and a sigmoid written 0.5 tanh(z / 2) + 0.5
+      with the 1/2 folded into the weights once: one tanh over ``(4H, N)`` and two
+      scalar passes over the ``(3H, N)`` sigmoid block give all four gates;
+    * the rows ``[h_{t-1}; x_t; 1]`` live in one buffer ``hx (K, T + 1, N)``,
+      ``K = H + D + 1``; h_t is written straight into the next step's rows (``out=``),
+      and the same buffer gives ``[dU; dW; db]`` in one product after the backward loop.
+
+    Every step writes into preallocated buffers (``out=``): a NumPy temporary of this
+    size costs more than the arithmetic on it. With a dict ``work`` (the layer's), the
+    buffers are kept there and reused by the next call of the same shape (see
+    :func:`_buffer`); the returned cache then lives in them until the next call.
 
     Shapes: xt ``(T, N, D)``, W ``(D, 4H)``, U ``(H, 4H)``, b ``(4H,)``, h0, c0 ``(N, H)``,
-    mask ``(N, T)`` or None -> gates ``(T, N, 4H)`` (i, f, g, o after activation), c_t,
-    tanh(c_t), h_t (each ``(T, N, H)``; h_t a view into the rows) and the rows
-    ``(T + 1, N, H + D + 1)``.
+    mask ``(N, T)`` or None -> the cache ``(gates (T, 4H, N)`` (i, f, o, g after
+    activation), ``cs (T + 1, H, N)`` (c_{t-1} at index t, c0 first), ``tanh_cs (T, H, N)``,
+    ``hx (K, T + 1, N))``; h_t^T is ``hx[:H, t + 1]``.
     """
     xp = backend.xp()
     t_steps, n, d = xt.shape
     H = U.shape[0]
-    scale, offset = _gate_constants(H, W.dtype)
-    stacked = xp.concatenate([U, W, b[None]], axis=0) * scale  # (H + D + 1, 4H)
-    dtype = xp.result_type(xt, stacked)
-    hx = xp.empty((t_steps + 1, n, H + d + 1), dtype=dtype)  # rows [h_{t-1}, x_t, 1]
-    hx[0, :, :H] = h0
-    hx[:t_steps, :, H:H + d] = xt
-    hx[t_steps, :, H:H + d] = 0  # the last row only holds h_T
-    hx[:, :, H + d] = 1
-    gates = xp.empty((t_steps, n, 4 * H), dtype=dtype)
-    cs, tanh_cs = (xp.empty((t_steps, n, H), dtype=dtype) for _ in range(2))
-    ig = xp.empty((n, H), dtype=dtype)
-    c = c0
+    k = H + d + 1
+    rows = _swap_go(xp.concatenate([U, W, b[None]], axis=0), H)  # (K, 4H), i, f, o, g
+    rows[:, :3 * H] *= 0.5  # sigma(z) = 0.5 tanh(z / 2) + 0.5
+    stacked_t = xp.ascontiguousarray(rows.T)  # (4H, K)
+    dtype = xp.result_type(xt, stacked_t)
+    hx = _buffer(work, "hx", (k, t_steps + 1, n), dtype)  # rows [h_{t-1}; x_t; 1] of step t
+    hx[:H, 0] = h0.T
+    hx[H:H + d, :t_steps] = xt.transpose(2, 0, 1)
+    hx[H:H + d, t_steps] = 0  # column T only holds h_T
+    hx[k - 1] = 1
+    gates = _buffer(work, "gates", (t_steps, 4 * H, n), dtype)
+    cs = _buffer(work, "cs", (t_steps + 1, H, n), dtype)
+    cs[0] = c0.T
+    tanh_cs = _buffer(work, "tanh_cs", (t_steps, H, n), dtype)
+    ig = _buffer(work, "ig", (H, n), dtype)
+    keep = None if mask is None else ~mask.T[:, None, :]  # (T, 1, N): padded step
     for t in range(t_steps):
-        g_all, c_new, tc, h_new = gates[t], cs[t], tanh_cs[t], hx[t + 1, :, :H]  # views
-        xp.matmul(hx[t], stacked, out=g_all)  # scaled z_t
+        g_all = gates[t]  # (4H, N)
+        xp.matmul(stacked_t, hx[:, t], out=g_all)  # z_t^T, sigmoid rows halved
         xp.tanh(g_all, out=g_all)
-        g_all *= scale
-        g_all += offset  # i, f, g, o
-        xp.multiply(g_all[:, H:2 * H], c, out=c_new)  # f * c_{t-1}
-        xp.multiply(g_all[:, :H], g_all[:, 2 * H:3 * H], out=ig)
-        c_new += ig  # + i * g
+        sig = g_all[:3 * H]
+        sig *= 0.5
+        sig += 0.5  # i, f, o
+        i, f, o, g = g_all[:H], g_all[H:2 * H], g_all[2 * H:3 * H], g_all[3 * H:]
+        c_prev, c_new, tc, h_new = cs[t], cs[t + 1], tanh_cs[t], hx[:H, t + 1]
+        xp.multiply(f, c_prev, out=c_new)
+        xp.multiply(i, g, out=ig)
+        c_new += ig  # c_t = f c_{t-1} + i g
         xp.tanh(c_new, out=tc)
-        xp.multiply(g_all[:, 3 * H:], tc, out=h_new)  # o * tanh(c_t)
-        if mask is not None:
-            m = mask[:, t, None]
-            cs[t] = xp.where(m, c_new, c)  # padded step: carry (h, c)
-            hx[t + 1, :, :H] = xp.where(m, h_new, hx[t, :, :H])
-        c = cs[t]
-    return gates, cs, tanh_cs, hx[1:, :, :H], hx
+        xp.multiply(o, tc, out=h_new)  # h_t = o tanh(c_t)
+        if keep is not None:  # padded step: carry (h, c)
+            xp.copyto(c_new, c_prev, where=keep[t])
+            xp.copyto(h_new, hx[:H, t], where=keep[t])
+    return gates, cs, tanh_cs, hx
 
 
-def lstm_weight_grads_fused(hx, dz):
-    """(dW, dU, db) from the rows ``[h_{t-1}, x_t, 1]`` of :func:`lstm_forward_fused`.
+def lstm_backward_fused(dh_up, cache, U, mask=None, work=None):
+    """dL/dz_t of every step from the cache of :func:`lstm_forward_fused`, as
+    ``LSTM._backward_steps`` computes it, in the same feature-major layout.
 
-    ``[dU; dW; db] = sum_t [h_{t-1}, x_t, 1]^T dz_t``: one product for all three.
-    Shapes: hx ``(T + 1, N, H + D + 1)``, dz ``(T, N, 4H)`` -> ``(D, 4H)``, ``(H, 4H)``,
-    ``(4H,)``.
-    """
-    t_steps, n, g = dz.shape
-    H = g // 4
-    k = hx.shape[2]
-    full = hx[:t_steps].reshape(t_steps * n, k).T @ dz.reshape(t_steps * n, g)  # (K, 4H)
-    return full[H:k - 1], full[:H], full[k - 1]
+    The factors of dz_t that do not depend on the incoming gradients are computed for
+    all steps at once before the loop, in contiguous passes over ``(T, H, N)`` slabs:
+    ``k = (g i(1-i), c_{t-1} f(1-f), tanh(c_t) o(1-o), i (1-g^2))`` and
+    ``o (1 - tanh^2 c_t)``. Each step then does five in-place element-wise calls and one
+    ``(H, 4H) @ (4H, N)`` product:
+    ``dh = dh_up_t + dh_next``, ``dc = dc_next + dh o (1 - tanh^2 c_t)``,
+    ``dz = k * (dc, dc, dh, dc)``, ``dh_next = U dz`` and ``dc_next = dc f``.
 
-
-def lstm_backward_fused(dhs, gates, cs, tanh_cs, c0, U, mask=None):
-    """dL/dz_t of every step, as ``LSTM._backward_steps``, with the step-independent algebra
-    done for all steps at once before the loop.
-
-    d gate / dz from the gate value p is p (1 - p) for sigma and 1 - p^2 for tanh, i.e.
-    p (b - p) + c per block with b = (1, 1, 0, 1), c = (0, 0, 1, 0); the partner factors
-    (g, c_{t-1}, i, tanh c_t) are folded in too, leaving the loop to multiply by dc_t and
-    dh_t only, in place.
-
-    Shapes: dhs ``(T, N, H)`` (dL/dh_t from above), gates ``(T, N, 4H)``, cs, tanh_cs
-    ``(T, N, H)``, c0 ``(N, H)``, U ``(H, 4H)`` -> dz ``(T, N, 4H)``, dh0, dc0 ``(N, H)``.
+    Shapes: dh_up ``(T, H, N)`` (dL/dh_t from above, feature-major), U ``(H, 4H)``
+    (public gate order), mask ``(N, T)`` or None -> dz ``(T, 4H, N)`` (gate order
+    i, f, o, g), dh0, dc0 ``(N, H)``. ``work``: the workspace dict, as for
+    :func:`lstm_forward_fused` (dz then lives there until the next call).
     """
     xp = backend.xp()
-    t_steps, n, H = cs.shape
-    _, offset = _gate_constants(H, gates.dtype)
-    g4 = gates.reshape(t_steps, n, 4, H)  # gate blocks on their own axis: i, f, g, o
-    off4 = offset.reshape(4, H)
-    k4 = xp.subtract(2 * off4, g4)
-    k4 *= g4
-    k4 += 1 - 2 * off4
-    k4[:, :, 0] *= g4[:, :, 2]
-    k4[1:, :, 1] *= cs[:-1]
-    k4[0, :, 1] *= c0
-    k4[:, :, 2] *= g4[:, :, 0]
-    k4[:, :, 3] *= tanh_cs
-    dc_from_h = tanh_cs * tanh_cs  # dc_t/dh_t through h_t = o tanh(c_t): o (1 - tanh^2)
+    gates, cs, tanh_cs, _ = cache
+    t_steps, g4, n = gates.shape
+    H = g4 // 4
+    # Step-independent factors, all steps at once (contiguous (T, H, N) slabs).
+    dtype = gates.dtype
+    k = _buffer(work, "k", gates.shape, dtype)  # (T, 4H, N)
+    xp.subtract(1, gates[:, :3 * H], out=k[:, :3 * H])
+    k[:, :3 * H] *= gates[:, :3 * H]  # sigma' = sigma (1 - sigma)
+    k[:, :H] *= gates[:, 3 * H:]  # partner of i in c = f c_{t-1} + i g: g
+    k[:, H:2 * H] *= cs[:-1]  # partner of f: c_{t-1}
+    k[:, 2 * H:3 * H] *= tanh_cs  # partner of o in h = o tanh(c): tanh(c_t)
+    kg = k[:, 3 * H:]
+    xp.multiply(gates[:, 3 * H:], gates[:, 3 * H:], out=kg)
+    xp.subtract(1, kg, out=kg)
+    kg *= gates[:, :H]  # tanh' = 1 - g^2, partner i
+    dc_from_h = xp.multiply(tanh_cs, tanh_cs, out=_buffer(work, "dch", tanh_cs.shape, dtype))
+    # dc_t/dh_t through h_t = o tanh(c_t): o (1 - tanh^2)
     xp.subtract(1, dc_from_h, out=dc_from_h)
-    dc_from_h *= g4[:, :, 3]
-    f_eff = g4[:, :, 1]
+    dc_from_h *= gates[:, 2 * H:3 * H]
+    f_eff = gates[:, H:2 * H]
+    keep = None
     if mask is not None:
-        m_tm = _time_major(mask)[:, :, None]  # (T, N, 1)
-        k4 *= m_tm[:, :, :, None]  # masked steps pass no gradient to z_t ...
-        dc_from_h *= m_tm
-        keep = ~m_tm  # ... and carry dL/dh_t, dL/dc_t to step t-1 unchanged
+        m = mask.T[:, None, :]  # (T, 1, N)
+        k *= m  # masked steps pass no gradient to z_t ...
+        dc_from_h *= m
+        keep = ~m  # ... and carry dL/dh_t, dL/dc_t to step t-1 unchanged
         f_eff = xp.where(keep, 1, f_eff)
-    dz4 = xp.empty((t_steps, n, 4, H), dtype=gates.dtype)
-    dh_next = xp.zeros((n, H), dtype=gates.dtype)
-    dc_next = xp.zeros((n, H), dtype=gates.dtype)
-    UT = xp.ascontiguousarray(U.T)  # a contiguous right operand: a faster GEMM per step
+    k4 = k.reshape(t_steps, 4, H, n)
+    dz = _buffer(work, "dz", gates.shape, dtype)
+    dz4 = dz.reshape(t_steps, 4, H, n)
+    u_int = xp.ascontiguousarray(_swap_go(U, H))  # (H, 4H), gate order i, f, o, g
+    dh, tmp, dc, dh_next = (_buffer(work, name, (H, n), dtype)
+                            for name in ("dh", "tmp", "dc", "dh_next"))
+    dc[...] = 0  # dL/dc_t (from step t+1 until updated)
+    dh_next[...] = 0
     for t in range(t_steps - 1, -1, -1):
-        dh = dhs[t] + dh_next
-        dc = dh * dc_from_h[t]
-        dc += dc_next
-        xp.multiply(k4[t, :, :3], dc[:, None, :], out=dz4[t, :, :3])
-        xp.multiply(k4[t, :, 3], dh, out=dz4[t, :, 3])
-        dh_next = dz4[t].reshape(n, 4 * H) @ UT
-        if mask is not None:
-            dh_next += dh * keep[t]
-        dc_next = dc * f_eff[t]
-    return dz4.reshape(t_steps, n, 4 * H), dh_next, dc_next
+        xp.add(dh_up[t], dh_next, out=dh)
+        xp.multiply(dh, dc_from_h[t], out=tmp)
+        dc += tmp
+        xp.multiply(k4[t, :2], dc, out=dz4[t, :2])  # i, f
+        xp.multiply(k4[t, 2], dh, out=dz4[t, 2])  # o
+        xp.multiply(k4[t, 3], dc, out=dz4[t, 3])  # g
+        xp.matmul(u_int, dz[t], out=dh_next)
+        if keep is not None:
+            xp.multiply(dh, keep[t], out=tmp)
+            dh_next += tmp
+        dc *= f_eff[t]
+    return dz, xp.ascontiguousarray(dh_next.T), xp.ascontiguousarray(dc.T)
+
+
+def lstm_weight_grads_fused(hx, dz, work=None):
+    """(dW, dU, db) in the public gate order from :func:`lstm_forward_fused`'s rows and
+    :func:`lstm_backward_fused`'s dz, and dz as ``(4H, T N)`` for the input gradient.
+
+    ``[dU; dW; db] = sum_t [h_{t-1}; x_t; 1] dz_t^T``: one ``(4H, T N) @ (T N, K)``
+    product over all steps after one transposing copy of dz to ``(4H, T, N)``.
+    Shapes: hx ``(K, T + 1, N)``, dz ``(T, 4H, N)`` -> ``(D, 4H)``, ``(H, 4H)``, ``(4H,)``,
+    ``(4H, T N)``.
+    """
+    t_steps, g4, n = dz.shape
+    H = g4 // 4
+    k = hx.shape[0]
+    dz2 = _buffer(work, "dz2", (g4, t_steps, n), dz.dtype)
+    dz2[...] = dz.transpose(1, 0, 2)
+    dz2 = dz2.reshape(g4, t_steps * n)
+    full = _swap_go(hx[:, :t_steps].reshape(k, t_steps * n) @ dz2.T, H)  # (K, 4H)
+    return full[H:k - 1], full[:H], full[k - 1], dz2
