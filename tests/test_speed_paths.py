@@ -12,7 +12,10 @@ Specification:
 * MaxPooling2D: the arg-max recorded in forward routes dy exactly as the readable walk
   (ties, overlapping windows, padding);
 * NaN in a max-pooling window: y is NaN, and the window's dy goes to its first NaN
-  pixel (as numpy.argmax picks it), so the gradient still sums to dy; on both paths.
+  pixel (as numpy.argmax picks it), so the gradient still sums to dy; on both paths;
+* windows that tile the input (strides == pool_size): the arg-max mask and its one
+  broadcast product give the same y and dx as the per-offset arg-max helpers (ties,
+  NaN, all -inf windows, leftover rows and columns), whatever the block of images.
 """
 
 from __future__ import annotations
@@ -24,6 +27,12 @@ from mmscratch import backend
 from mmscratch.nn import SGD, Conv2D, Dense, Flatten, MaxPooling2D, Sequential
 from mmscratch.nn import conv as conv_mod
 from mmscratch.nn.losses import SoftmaxCrossEntropy
+from mmscratch.nn.pooling import (
+    maxpool_backward_from_argmax,
+    maxpool_tiled_backward,
+    maxpool_tiled_forward,
+    window_max_argmax,
+)
 from mmscratch.nn.reference import maxpool2d_backward_naive, maxpool2d_naive
 
 CONV_CASES = [
@@ -135,6 +144,8 @@ POOL_CASES = [
     (1, 5, 7, 2, (2, 3), 1, "valid"),
     (2, 7, 7, 1, 2, 2, "same"),
     (1, 6, 6, 2, 2, 3, "valid"),  # gaps between windows
+    (2, 5, 7, 2, (2, 3), None, "valid"),  # tiling, non-square, a column and a row left over
+    (1, 5, 5, 1, 3, None, "same"),  # tiling with -inf padding
 ]
 
 
@@ -191,6 +202,50 @@ def test_maxpool_nan_gradient_goes_to_the_nan_pixel(xp):
         assert np.isnan(y).all()
         dx = backend.to_numpy(layer.backward(backend.asarray(np.full((1, 1, 1, 1), 2.0))))
         np.testing.assert_array_equal(dx[0, :, :, 0], [[0.0, 0.0], [2.0, 0.0]])
+
+
+TILED_CASES = [  # strides == pool_size: (N, H, W, C, pool)
+    (2, 4, 4, 3, (2, 2)),
+    (2, 5, 7, 2, (2, 3)),  # pixels past the last whole window get no gradient
+    (1, 6, 6, 2, (3, 1)),
+    (2, 3, 3, 2, (1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", TILED_CASES, ids=str)
+@pytest.mark.parametrize("data", ["ties", "nan", "-inf"])
+def test_maxpool_tiled_mask_equals_the_offset_argmax(xp, case, data):
+    """The tiled helpers (mask, one product) route dy as the per-offset arg-max helpers."""
+    N, H, W, C, p = case
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 3, (N, H, W, C)).astype(np.float64)  # many ties
+    if data == "nan":
+        x[0, 0, 1, 0] = x[0, 1, 0, 0] = x[-1, -1, -1, -1] = np.nan
+    if data == "-inf":
+        x[0, :p[0], :p[1], 0] = -np.inf  # a window that is all -inf: a tie at -inf
+    _, out_hw = conv_mod._geometry(x.shape, p, p, "valid", "test")
+    dy = rng.standard_normal((N, *out_hw, C))
+    y, mask = maxpool_tiled_forward(backend.asarray(x), p, out_hw)
+    dx = maxpool_tiled_backward(backend.asarray(dy), mask, x.shape)
+    offsets = [(u, v) for u in range(p[0]) for v in range(p[1])]
+    views = [backend.asarray(x)[conv_mod._offset_slices(o, p, out_hw)] for o in offsets]
+    y_ref, arg = window_max_argmax(views)
+    dx_ref = maxpool_backward_from_argmax(backend.asarray(dy), arg, x.shape, p, p, out_hw)
+    np.testing.assert_array_equal(backend.to_numpy(y), backend.to_numpy(y_ref))
+    np.testing.assert_array_equal(backend.to_numpy(dx), backend.to_numpy(dx_ref))
+    assert int(backend.to_numpy(mask.sum())) == int(np.prod(dy.shape))  # one pixel a window
+    np.testing.assert_allclose(backend.to_numpy(dx), maxpool2d_backward_naive(x, dy, p, p),
+                               atol=1e-12)
+
+
+def test_maxpool_tiled_blocks_give_the_whole_batch_result(xp, monkeypatch):
+    """Forward runs a block of images at a time; one image per block changes nothing."""
+    x = backend.asarray(np.random.default_rng(12).integers(0, 4, (5, 6, 6, 3)).astype(float))
+    y_one, m_one = maxpool_tiled_forward(x, (2, 2), (3, 3))
+    monkeypatch.setattr(conv_mod, "BLOCK_BYTES", 1)
+    y_blk, m_blk = maxpool_tiled_forward(x, (2, 2), (3, 3))
+    np.testing.assert_array_equal(backend.to_numpy(y_blk), backend.to_numpy(y_one))
+    np.testing.assert_array_equal(backend.to_numpy(m_blk), backend.to_numpy(m_one))
 
 
 # ---------------------------------------------------------------- LSTM

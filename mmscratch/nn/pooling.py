@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from .conv import _geometry, _offset_slices, _pad, _pad_into, _padding_name, _pair
+from .conv import _block_images, _geometry, _offset_slices, _pad, _pad_into, _padding_name, _pair
 from .layer import Layer
 
 __all__ = ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D"]
@@ -65,10 +65,14 @@ class MaxPooling2D(_Pool2D):
     deterministic and sums to dy. NaN counts as the maximum (as in ``numpy.argmax``
     and PyTorch): a window holding NaN gives y = NaN and routes dy to its first NaN.
 
-    ``use_fast_path`` (default True): ``forward(training=True)`` records each window's
-    arg-max offset (:func:`window_max_argmax`, one byte per output) and backward scatters dy
-    with it (:func:`maxpool_backward_from_argmax`); otherwise backward walks the window
-    comparing with y, the readable rule. Tests check that both agree.
+    ``use_fast_path`` (default True): ``forward(training=True)`` records where each
+    window's arg-max is and backward places dy with it. Windows that tile the input
+    (strides == pool_size, the usual 2x2 pooling) keep a boolean arg-max mask of the
+    input's shape (:func:`maxpool_tiled_forward`; backward is one broadcast product,
+    :func:`maxpool_tiled_backward`); other strides keep each window's arg-max offset
+    (:func:`window_max_argmax`, one byte per output; :func:`maxpool_backward_from_argmax`).
+    Otherwise backward walks the window comparing with y, the readable rule. Tests check
+    that all three agree (tests/test_speed_paths.py).
 
     See chapters/03-2-models.md (CNN: pooling keeps the strongest local response).
     """
@@ -82,24 +86,29 @@ class MaxPooling2D(_Pool2D):
         pads, out_hw = _geometry(x.shape, self.pool_size, self.strides, self.padding,
                                  self.describe())
         xpad = _pad_into(self, "xpad", x, pads, value=-np.inf)
-        views = self._views(xpad, out_hw)  # p_h*p_w strided views (N, H_o, W_o, C)
-        # Running max over the window offsets; xp.maximum propagates NaN.
-        if training and self.use_fast_path:
-            y, arg = window_max_argmax(views)
+        arg = mask = None
+        if training and self.use_fast_path and self._tiled():
+            y, mask = maxpool_tiled_forward(xpad, self.pool_size, out_hw)
+        elif training and self.use_fast_path:
+            y, arg = window_max_argmax(self._views(xpad, out_hw))
         else:
-            y, arg = views[0].copy(), None
+            views = self._views(xpad, out_hw)  # p_h*p_w strided views (N, H_o, W_o, C)
+            # Running max over the window offsets; xp.maximum propagates NaN.
+            y = views[0].copy()
             for v in views[1:]:
                 xp.maximum(y, v, out=y)
-        self._cache = (x.shape, pads, out_hw, xpad, y, arg)
+        self._cache = (x.shape, pads, out_hw, xpad, y, arg, mask)
         return y
 
     def backward(self, dy):
-        x_shape, pads, out_hw, xpad, y, arg = self._saved()
+        x_shape, pads, out_hw, xpad, y, arg, mask = self._saved()
         self._check_grad(dy, y.shape)
         xp = backend.xp()
         N, H, W, C = x_shape
         (pt, pb), (pl, pr) = pads
-        if arg is not None:
+        if mask is not None:
+            dxp = maxpool_tiled_backward(dy, mask, xpad.shape)
+        elif arg is not None:
             dxp = maxpool_backward_from_argmax(dy, arg, xpad.shape, self.pool_size,
                                                self.strides, out_hw)
         else:
@@ -115,11 +124,103 @@ class MaxPooling2D(_Pool2D):
             dxp = dxp[:, pt:pt + H, pl:pl + W]
         return dxp
 
+    def _tiled(self):
+        """Windows that tile the input (strides == pool_size): the fast path's common case."""
+        return tuple(self.strides) == tuple(self.pool_size)
+
     def _slices(self, out_hw):
         return [_offset_slices(off, self.strides, out_hw) for off in self._offsets()]
 
     def _views(self, xpad, out_hw):
         return [xpad[sl] for sl in self._slices(out_hw)]
+
+
+def maxpool_tiled_forward(xpad, pool_size, out_hw):
+    """y and the arg-max mask of max pooling whose windows tile the input (strides == pool).
+
+    With strides equal to the pool size, window (i, j) is the block
+    ``x_pad[:, i*p_h:(i+1)*p_h, j*p_w:(j+1)*p_w]``, so the input reshapes (a view) to
+    ``(N, H_o, p_h, W_o, p_w, C)`` and y is a running maximum over the p_h*p_w offsets.
+    The arg-max is then ``mask = (x == y)`` broadcast over each block, one comparison for
+    the whole input. Where a window has several maxima (ties) or holds NaN, a fix-up runs
+    that keeps the first hit in row-major window order (u, then v) and marks the first NaN
+    (``numpy.argmax``'s rule, as :func:`window_max_argmax`); on the CPU it runs only when
+    the mask's count shows a window without exactly one hit, or y holds NaN.
+
+    Why a mask and not offsets: NumPy pays per call and per short inner loop, so the two
+    whole-array passes here (max, compare; a block of images at a time so the block is
+    still in cache for the compare) and a single broadcast product in backward beat one
+    compare-and-update per offset (profile in benchmarks/RESULTS.md, "speed_notes").
+    The mask costs one byte per input pixel.
+
+    Shapes: xpad ``(N, H_p, W_p, C)`` -> y ``(N, H_o, W_o, C)``, mask
+    ``(N, H_o, p_h, W_o, p_w, C)`` bool (pixels past ``H_o*p_h`` or ``W_o*p_w``, which no
+    window covers, are left out). Reference: PyTorch ``max_pool2d`` with
+    ``return_indices`` (first maximum wins); chapters/03-1-feature-extraction.md.
+    """
+    xp = backend.xp()
+    N, C = xpad.shape[0], xpad.shape[3]
+    (ph, pw), (Ho, Wo) = pool_size, out_hw
+    x6 = xpad[:, :Ho * ph, :Wo * pw].reshape(N, Ho, ph, Wo, pw, C)  # a view: axes split
+    offsets = [(u, v) for u in range(ph) for v in range(pw)]  # row-major window order
+    y = xp.empty((N, Ho, Wo, C), dtype=xpad.dtype)
+    mask = xp.empty(x6.shape, dtype=bool)
+    step = _block_images(N, x6[0].nbytes)
+    for s in range(0, N, step):
+        xb, yb = x6[s:s + step], y[s:s + step]
+        if len(offsets) == 1:
+            yb[...] = xb[:, :, 0, :, 0]
+        else:
+            (u0, v0), (u1, v1) = offsets[:2]
+            xp.maximum(xb[:, :, u0, :, v0], xb[:, :, u1, :, v1], out=yb)
+            for u, v in offsets[2:]:
+                xp.maximum(yb, xb[:, :, u, :, v], out=yb)  # propagates NaN
+        xp.equal(xb, yb[:, :, None, :, None], out=mask[s:s + step])
+    if backend.name() == "cupy":  # no host sync: always run the fix-up
+        fix, nan = True, True
+    else:
+        nan = bool(backend.to_numpy(xp.isnan(y).any()))
+        fix = nan or int(backend.to_numpy(xp.count_nonzero(mask))) != y.size
+    if fix:
+        _first_hit_only(x6, mask, offsets, nan)
+    return y, mask
+
+
+def _first_hit_only(x6, mask, offsets, nan):
+    """Keep, in each window of ``mask``, only its first hit in ``offsets`` order.
+
+    With ``nan``, NaN pixels count as hits first: a window holding NaN pools to NaN, so
+    none of its pixels equals y, and no pixel of a window without NaN is NaN.
+    """
+    xp = backend.xp()
+    if nan:
+        mask |= xp.isnan(x6)
+    u, v = offsets[0]
+    seen = mask[:, :, u, :, v].copy()  # windows with a hit at an earlier offset
+    for u, v in offsets[1:]:
+        m = mask[:, :, u, :, v]
+        xp.greater(m, seen, out=m)  # m and not seen (booleans)
+        seen |= m
+
+
+def maxpool_tiled_backward(dy, mask, padded_shape):
+    """dx_pad = dy broadcast over each window, times the arg-max mask (one product).
+
+    The backward of :func:`maxpool_tiled_forward`: the windows tile the input, so
+    ``dx6[n, i, u, j, v, c] = dy[n, i, j, c] * mask[n, i, u, j, v, c]``; pixels past the
+    last whole window get 0. Shapes: dy ``(N, H_o, W_o, C)``, mask
+    ``(N, H_o, p_h, W_o, p_w, C)`` -> dx_pad ``padded_shape`` ``(N, H_p, W_p, C)``.
+    """
+    xp = backend.xp()
+    N, Ho, ph, Wo, pw, C = mask.shape
+    dy6 = dy[:, :, None, :, None]
+    if padded_shape[1] == Ho * ph and padded_shape[2] == Wo * pw:
+        dxp = xp.empty(padded_shape, dtype=dy.dtype)
+        xp.multiply(dy6, mask, out=dxp.reshape(mask.shape))  # contiguous: a view
+        return dxp
+    dxp = xp.zeros(padded_shape, dtype=dy.dtype)
+    dxp[:, :Ho * ph, :Wo * pw] = (dy6 * mask).reshape(N, Ho * ph, Wo * pw, C)
+    return dxp
 
 
 def window_max_argmax(views):
