@@ -1,0 +1,133 @@
+"""The trees' fast split search grows the same trees as the readable one (issue 15;
+chapters/03-4-classical.md).
+
+Specification
+-------------
+* ``_best_splits_fast`` (reads the codes as one block, drops the (node, feature) pairs
+  whose feature is constant in the node, numbers the pairs left compactly) finds, node by
+  node, the same split as the readable ``_best_splits``: same has-split flag, feature,
+  threshold and all-constant flag, the same proxy (to the last bit with integer weights
+  and classes; to 1e-13 relative with real-valued regression targets, whose running sums
+  are rounded from other offsets), on random levels with constant features, tied
+  values, several classes, ``min_samples_leaf`` and the retry rule (first non-constant
+  feature only).
+* Whole trees and forests grown with either search are identical (every node's feature,
+  threshold, children, values and sample counts), for Gini and entropy, with
+  ``min_samples_leaf`` > 1 and with draws that are often all constant (retries). The fit
+  takes the fast search only there (class counts, integer weights), where its numbers
+  are the readable search's to the last bit; regression and real-valued weights keep
+  the readable one (a last-bit difference could order two tied splits differently).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmscratch import backend
+from mmscratch.supervised import DecisionTreeClassifier, RandomForestClassifier
+from mmscratch.supervised import _tree_growth as tg
+
+
+def h(a):
+    return backend.to_numpy(a)
+
+
+def mixed_data(seed, n=400, d=12, classes=3):
+    """Constant columns, few-valued (tied) columns and continuous ones; a noisy target."""
+    r = np.random.default_rng(seed)
+    X = r.normal(size=(n, d))
+    X[:, 0] = 0.0                                   # constant everywhere
+    X[:, 1] = np.where(r.random(n) < 0.9, 0.0, 1.0)  # constant in most small nodes
+    X[:, 2:5] = np.round(X[:, 2:5])                 # few values: long runs of ties
+    s = X[:, 2] + np.sin(X[:, 5]) + X[:, 6] * X[:, 7] + X[:, 1] + r.normal(size=n)
+    y = np.digitize(s, np.quantile(s, np.linspace(0, 1, classes + 1)[1:-1]))
+    return X, y, s
+
+
+def level_inputs(seed, criterion):
+    """One level of a search: nodes of random sizes, random rows, candidate features."""
+    r = np.random.default_rng(seed)
+    X, y, s = mixed_data(seed)
+    Xf = X.astype(np.float32)
+    codes, values, n_codes = tg.feature_codes(Xf)
+    n_nodes, m = 9, 4
+    sizes = r.integers(1, 40, size=n_nodes)
+    sample = r.choice(len(y), size=int(sizes.sum()), replace=False)
+    w = r.integers(1, 4, size=len(sample)).astype(np.float64)   # bootstrap-like counts
+    node = np.repeat(np.arange(n_nodes), sizes)
+    if criterion == "squared_error":
+        crit, target = tg._Criterion(criterion, 1), s[sample]
+    else:
+        crit, target = tg._Criterion(criterion, 3), y[sample]
+    totals = crit.node_stats(node, w, target, n_nodes)
+    feats = np.stack([r.permutation(X.shape[1])[:m] for _ in range(n_nodes)])
+    feats[0] = [0, 1, 2, 3]   # constant features first: the retry rule skips them
+    return codes, values, n_codes, sample, w, target, sizes, feats, totals, crit
+
+
+@pytest.mark.parametrize("criterion", ["gini", "entropy", "squared_error"])
+@pytest.mark.parametrize("msl", [1, 3])
+@pytest.mark.parametrize("first_nonconstant", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fast_search_finds_the_readable_searchs_split(criterion, msl, first_nonconstant,
+                                                      seed):
+    args = level_inputs(seed, criterion)
+    slow = tg._best_splits(*args, msl, first_nonconstant)
+    fast = tg._best_splits_fast(*args, msl, first_nonconstant)
+    has = h(slow[0])
+    assert has.any()
+    np.testing.assert_array_equal(h(fast[0]), has)
+    np.testing.assert_array_equal(h(fast[4]), h(slow[4]))       # all candidates constant
+    for a, b in zip(fast[1:3], slow[1:3]):                      # feature, threshold
+        np.testing.assert_array_equal(h(a)[has], h(b)[has])
+    # integer weights and class counts: every sum is an integer, the proxies are equal;
+    # real targets: the running sums start from another offset, so the last bit may not
+    np.testing.assert_allclose(h(fast[3])[has], h(slow[3])[has],
+                               rtol=1e-13 if criterion == "squared_error" else 0)
+
+
+def same_tree(a, b):
+    for name in ("children_left", "children_right", "feature", "threshold", "value",
+                 "n_node_samples", "impurity"):
+        np.testing.assert_array_equal(h(getattr(a, name)), h(getattr(b, name)), err_msg=name)
+
+
+def both_ways(monkeypatch, make, X, y):
+    monkeypatch.setattr(tg, "FAST_SPLIT_SEARCH", False)
+    slow = make().fit(X, y)
+    monkeypatch.setattr(tg, "FAST_SPLIT_SEARCH", True)
+    fast = make().fit(X, y)
+    return slow, fast
+
+
+@pytest.mark.parametrize("msl", [1, 4])
+def test_forests_grown_either_way_are_identical(monkeypatch, msl):
+    X, y, s = mixed_data(3, n=600)
+    slow, fast = both_ways(monkeypatch, lambda: RandomForestClassifier(
+        6, max_features=3, min_samples_leaf=msl, random_state=0), X, y)
+    for a, b in zip(slow.estimators_, fast.estimators_):
+        same_tree(a.tree_, b.tree_)
+    np.testing.assert_array_equal(h(slow.feature_importances_), h(fast.feature_importances_))
+
+
+def test_fit_takes_the_fast_search_only_where_it_is_exact():
+    gini, reg = tg._Criterion("gini", 3), tg._Criterion("squared_error", 1)
+    counts = backend.asarray(np.array([[0.0, 2.0, 1.0]]))
+    real = backend.asarray(np.array([[0.5, 2.0, 1.0]]))
+    assert tg._split_search(gini, counts) is tg._best_splits_fast
+    assert tg._split_search(gini, real) is tg._best_splits
+    assert tg._split_search(reg, counts) is tg._best_splits
+
+
+@pytest.mark.parametrize("criterion", ["gini", "entropy"])
+def test_trees_with_mostly_constant_draws_are_identical(monkeypatch, criterion):
+    # 3 informative columns among 40 mostly constant ones, one feature per split: most
+    # draws are constant, so nodes retry with every feature (the first non-constant wins)
+    r = np.random.default_rng(5)
+    Z = np.where(r.random((300, 40)) < 0.97, 0.0, 1.0)
+    Z[:, [7, 19, 33]] = r.normal(size=(300, 3))
+    y = (Z[:, 7] + Z[:, 19] * Z[:, 33] + Z[:, :7].sum(1) > 0.2).astype(int)
+    slow, fast = both_ways(monkeypatch, lambda: DecisionTreeClassifier(
+        criterion=criterion, max_features=1, random_state=0), Z, y)
+    same_tree(slow.tree_, fast.tree_)
