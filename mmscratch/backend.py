@@ -49,6 +49,7 @@ __all__ = [
     "sparse",
     "scatter_add",
     "synchronize",
+    "fused",
     "cupy_available",
     "floatx",
     "set_floatx",
@@ -483,6 +484,36 @@ def synchronize():
     """Wait for queued GPU work (a no-op on the CPU); use before reading a timer."""
     if _state.name == "cupy":
         xp().cuda.runtime.deviceSynchronize()  # exists in every CuPy release
+
+
+_fused_kernels: dict = {}
+
+
+def fused(fn):
+    """``fn`` compiled into one GPU kernel on CuPy (``cupy.fuse``), ``fn`` itself elsewhere.
+
+    ``fn`` must be a plain function of arrays (and Python scalars) that uses only
+    element-wise operations: operators and ``backend.xp()`` ufuncs (``tanh``, ``exp``,
+    ``maximum``...), no slicing, reductions, ``out=`` or Python control flow on values.
+    On NumPy and the strict backend it runs as written, one pass per operation, so the
+    same function is the readable, CPU-testable definition of what the GPU kernel
+    computes. On CuPy, ``cupy.fuse`` traces it once per input dtype/ndim and emits one
+    CUDA kernel that reads each input and writes each output once: for the small
+    per-step arrays of a recurrent layer, where every separate kernel launch costs
+    more than its arithmetic, that is the difference between ~15 launches a step and
+    one. The fused wrapper is built once per function and cached (``cupy.fuse``'s own
+    advice: reuse the decorated function).
+
+    Returns a callable with ``fn``'s signature (a tuple of arrays when ``fn`` returns a
+    tuple). Used by :mod:`mmscratch.nn.recurrent` and :mod:`mmscratch.nn.gru` (the gate
+    arithmetic of one time step); chapter: chapters/03-2-models.md.
+    """
+    if _state.name != "cupy":
+        return fn
+    kernel = _fused_kernels.get(fn)
+    if kernel is None:
+        kernel = _fused_kernels[fn] = xp().fuse(kernel_name=fn.__name__)(fn)
+    return kernel
 
 
 def _initial():

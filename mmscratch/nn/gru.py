@@ -27,9 +27,51 @@ import numpy as np
 
 from .. import backend
 from . import initializers
-from .recurrent import _Recurrent, _time_major, stable_sigmoid
+from .recurrent import _Recurrent, _step_masks, _time_major, stable_sigmoid, use_step_kernels
 
-__all__ = ["GRU"]
+__all__ = ["GRU", "gru_step_forward", "gru_step_backward"]
+
+
+def gru_step_forward(xz, xr, xh, uz, ur, uh, b_hh, h_prev, m):
+    """The element-wise arithmetic of one GRU step (reset_after=True), a plain function.
+
+    With ``a_x = x_t W + b_x`` and ``h_{t-1} U`` given per gate, and b_hh the candidate's
+    recurrent bias (those of z and r are folded into a_x beforehand):
+
+    * z = sigma(xz + uz), r = sigma(xr + ur), u_h = uh + b_hh
+    * h~ = tanh(xh + r u_h), h_t = h~ + z (h_{t-1} - h~)
+    * on a padded step (m = 0) h_t = h_{t-1} (``m new + (1 - m) old``).
+
+    Only element-wise operations: :func:`mmscratch.backend.fused` makes it one CUDA
+    kernel on CuPy; on NumPy it runs as written. Shapes: each argument ``(N, H)`` or
+    broadcastable (b_hh ``(H,)``, m ``(N, 1)`` 0/1 floats or 1.0) -> ``(z, r, h~, u_h,
+    h_t)``, each ``(N, H)``. Chapter: chapters/03-2-models.md.
+    """
+    z = stable_sigmoid(xz + uz)
+    r = stable_sigmoid(xr + ur)
+    u_h = uh + b_hh
+    cand = backend.xp().tanh(xh + r * u_h)
+    h_new = cand + z * (h_prev - cand)
+    return z, r, cand, u_h, m * h_new + (1 - m) * h_prev
+
+
+def gru_step_backward(dh_up, dh_rec, carry, z, r, cand, h_prev, u_h, m):
+    """The element-wise arithmetic of one GRU backward step (reset_after=True).
+
+    g = dh_up + dh_rec + carry (from above, through U, and what step t+1 passed on
+    through z h_{t-1} or past its padding); then, as in the class Notes,
+    da_z = m g (h_{t-1} - h~) z (1 - z), da_h = m g (1 - z)(1 - h~^2),
+    da_r = da_h u_h r (1 - r), and the next carry g (m z + 1 - m).
+
+    Shapes: each ``(N, H)`` or broadcastable -> ``(da_z, da_r, da_h, da_h r, carry)``;
+    ``[da_z, da_r, da_h r]`` is dL/d(h_{t-1} U + b_h), ``[da_z, da_r, da_h]`` is
+    dL/d(x_t W + b_x).
+    """
+    g = dh_up + dh_rec + carry
+    da_z = m * (g * (h_prev - cand) * z * (1 - z))
+    da_h = m * (g * (1 - z) * (1 - cand * cand))
+    da_r = da_h * u_h * r * (1 - r)
+    return da_z, da_r, da_h, da_h * r, g * (m * z + (1 - m))
 
 
 class GRU(_Recurrent):
@@ -102,6 +144,10 @@ class GRU(_Recurrent):
             raise ValueError(f"{self.describe()}: params['b'] must have shape {want}, "
                              f"got {tuple(b.shape)}")
 
+    #: One fused kernel per step for reset_after=True (see
+    #: :func:`mmscratch.nn.recurrent.use_step_kernels`); None = on the cupy backend only.
+    step_kernels = None
+
     def forward(self, x, training=False, mask=None, initial_state=None):
         self._check_sequence(x, mask)
         self._ensure_built(x.shape)
@@ -113,6 +159,8 @@ class GRU(_Recurrent):
         h = (xp.zeros((n, H), dtype=x.dtype) if initial_state is None
              else self._check_state(initial_state, n, "initial_state"))
         h0 = h
+        if self.reset_after and use_step_kernels(self):
+            return self._forward_kernels(x, h0, mask, initial_state is not None)
         # All input projections in one product, time-major so each step is one block.
         xw = _time_major(x) @ W  # (T, N, 3H)
         xw += b[0] if self.reset_after else b
@@ -148,7 +196,65 @@ class GRU(_Recurrent):
         self._cache = (x, zs, rs, cand, inner, hs, h0, mask, initial_state is not None)
         return self._output(hs.transpose(1, 0, 2))
 
+    def _forward_kernels(self, x, h0, mask, has_state):
+        """reset_after=True, one product and one fused kernel (:func:`gru_step_forward`)
+        per step; the cache keeps the per-step outputs."""
+        xp = backend.xp()
+        W, U, b = self.params["W"], self.params["U"], self.params["b"]
+        H = self.units
+        step = backend.fused(gru_step_forward)
+        xw = _time_major(x) @ W  # (T, N, 3H)
+        xw += b[0]
+        xw[:, :, :2 * H] += b[1, :2 * H]  # the recurrent biases of z and r add up front
+        t_steps = xw.shape[0]
+        ms = _step_masks(mask, t_steps, xw.dtype)
+        b_hh = b[1, 2 * H:]
+        h, steps = h0, []
+        for t in range(t_steps):
+            hu = h @ U  # (N, 3H)
+            out = step(xw[t, :, :H], xw[t, :, H:2 * H], xw[t, :, 2 * H:], hu[:, :H],
+                       hu[:, H:2 * H], hu[:, 2 * H:], b_hh, h, ms[t])
+            h = out[4]
+            steps.append(out)
+        hs = xp.stack([out[4] for out in steps])  # (T, N, H)
+        self._cache = ("kernels", x, steps, hs, h0, mask, has_state)
+        return self._output(hs.transpose(1, 0, 2))
+
+    def _backward_kernels(self, dy):
+        _, x, steps, hs, h0, mask, has_state = self._saved()
+        xp = backend.xp()
+        W, U = self.params["W"], self.params["U"]
+        t_steps, n, H = hs.shape
+        dhs = self._upstream(dy, (n, t_steps, H)).transpose(1, 0, 2)  # (T, N, H)
+        step = backend.fused(gru_step_backward)
+        UT = xp.ascontiguousarray(U.T)
+        ms = _step_masks(mask, t_steps, hs.dtype)
+        dh_rec = xp.zeros((n, H), dtype=hs.dtype)
+        carry = xp.zeros((n, H), dtype=hs.dtype)
+        parts = [None] * t_steps
+        for t in range(t_steps - 1, -1, -1):
+            z, r, cand, u_h, _ = steps[t]
+            h_prev = hs[t - 1] if t > 0 else h0
+            parts[t] = step(dhs[t], dh_rec, carry, z, r, cand, h_prev, u_h, ms[t])
+            carry = parts[t][4]
+            dh_rec = xp.concatenate([parts[t][0], parts[t][1], parts[t][3]], axis=1) @ UT
+        da_z, da_r, da_h, da_hr = (xp.stack([p[k] for p in parts]) for k in range(4))
+        dxw = xp.concatenate([da_z, da_r, da_h], axis=2)  # (T, N, 3H) dL/d(x_t W + b_x)
+        dhu = xp.concatenate([da_z, da_r, da_hr], axis=2)  # dL/d(h_{t-1} U + b_h)
+        h_prev = xp.concatenate([h0[None], hs[:-1]], axis=0)
+        dx2 = dxw.reshape(t_steps * n, 3 * H)
+        d_rec = dhu.reshape(t_steps * n, 3 * H)
+        self.grads["W"] = _time_major(x).reshape(t_steps * n, -1).T @ dx2
+        self.grads["U"] = h_prev.reshape(t_steps * n, H).T @ d_rec
+        self.grads["b"] = xp.stack([dx2.sum(axis=0), d_rec.sum(axis=0)])
+        self.d_initial_state = dh_rec + carry if has_state else None
+        if not self.needs_input_grad:
+            return None
+        return xp.ascontiguousarray((dxw @ W.T).transpose(1, 0, 2))
+
     def backward(self, dy):
+        if isinstance(self._saved()[0], str):  # ("kernels", ...): the fused-step path
+            return self._backward_kernels(dy)
         x, zs, rs, cand, inner, hs, h0, mask, has_state = self._saved()
         xp = backend.xp()
         W, U = self.params["W"], self.params["U"]

@@ -33,7 +33,8 @@ from .activations import ELEMENTWISE, sigmoid
 from .layer import Layer
 
 __all__ = ["SimpleRNN", "LSTM", "stable_sigmoid", "lstm_forward_fused", "lstm_backward_fused",
-           "lstm_weight_grads_fused"]
+           "lstm_weight_grads_fused", "lstm_step_forward", "lstm_step_backward",
+           "lstm_forward_kernels", "lstm_backward_kernels"]
 
 #: The library's one sigmoid (tanh form, no overflow), under the name the recurrent
 #: layers have always exported.
@@ -47,6 +48,25 @@ def _time_major(a):
 
 def _check_units(where, units):
     return check_count(units, "units", where=where)
+
+
+def use_step_kernels(layer):
+    """Whether ``layer`` runs its steps through the one-kernel-per-step functions.
+
+    ``layer.step_kernels`` None (the default) means: on the cupy backend only, where a
+    kernel launch per element-wise operation is the cost that fusing removes; on the
+    CPU the in-place fast path is faster. True or False forces the choice (tests run
+    the kernel path on NumPy to check its arithmetic).
+    """
+    choice = getattr(layer, "step_kernels", None)
+    return backend.name() == "cupy" if choice is None else bool(choice)
+
+
+def _step_masks(mask, t_steps, dtype):
+    """Per-step 0/1 factors for the step functions: ``(N, 1)`` floats, or 1.0 unmasked."""
+    if mask is None:
+        return [1.0] * t_steps
+    return mask.T[:, :, None].astype(dtype)  # (T, N, 1)
 
 
 class _Recurrent(Layer):
@@ -284,11 +304,18 @@ class LSTM(_Recurrent):
 
     #: Use the fused helpers (same arithmetic as the readable loops, fewer passes).
     use_fast_path = True
+    #: With the fast path: one fused kernel per step (see :func:`use_step_kernels`);
+    #: None = on the cupy backend only.
+    step_kernels = None
 
     def forward(self, x, training=False, mask=None, initial_state=None):
         xt = self._begin(x, mask)  # (T, N, D)
         W, U, b = self.params["W"], self.params["U"], self.params["b"]
         h0, c0, state_kind = self._initial(initial_state, xt.shape[1], x.dtype)
+        if self.use_fast_path and use_step_kernels(self):
+            steps, hs = lstm_forward_kernels(xt, W, U, b, h0, c0, mask)
+            self._cache = ("kernels", xt, steps, hs, h0, c0, mask, state_kind)
+            return self._output(hs.transpose(1, 0, 2))
         if self.use_fast_path:
             fast = lstm_forward_fused(xt, W, U, b, h0, c0, mask, self._work)
             self._cache = ("fast", xt.shape, fast, mask, state_kind)
@@ -341,6 +368,13 @@ class LSTM(_Recurrent):
                 w_int_t = xp.ascontiguousarray(_swap_go(W, self.units).T)  # (4H, D)
                 dx = xp.ascontiguousarray((dz2.T @ w_int_t).reshape(t_steps, n, -1)
                                           .transpose(1, 0, 2))
+        elif cache[0] == "kernels":
+            _, xt, steps, hs, h0, c0, mask, state_kind = cache
+            t_steps, n, H = hs.shape
+            dhs = self._upstream(dy, (n, t_steps, H)).transpose(1, 0, 2)  # (T, N, H)
+            dz, dh0, dc0 = lstm_backward_kernels(dhs, steps, c0, U, mask)
+            dW, dU, db = _weight_grads(xt, hs, h0, dz)
+            dx = _input_grad(self, dz, W)
         else:
             _, xt, gates, cs, tanh_cs, hs, h0, c0, mask, state_kind = cache
             t_steps, n, H = hs.shape
@@ -430,6 +464,113 @@ def _input_grad(layer, dz, W):
     WT = xp.ascontiguousarray(W.T)  # a contiguous right operand: a faster GEMM
     return xp.ascontiguousarray((dz.reshape(t_steps * n, g) @ WT)
                                 .reshape(t_steps, n, -1).transpose(1, 0, 2))
+
+
+# ------------------------------------------------- LSTM, one kernel per step (GPU)
+def lstm_step_forward(xi, xf, xg, xo, ui, uf, ug, uo, c_prev, h_prev, m):
+    """The element-wise arithmetic of one LSTM step, a plain function of arrays.
+
+    With z = (x_t W + b) + h_{t-1} U given as its two halves per gate (so the addition
+    happens inside the kernel):
+
+    * i = sigma(xi + ui), f = sigma(xf + uf), g = tanh(xg + ug), o = sigma(xo + uo)
+    * c_t = f c_{t-1} + i g, h_t = o tanh(c_t)
+    * on a padded step (m = 0) c_t, h_t carry c_{t-1}, h_{t-1}:
+      ``m new + (1 - m) old``, exact for m in {0, 1} and finite values.
+
+    Only element-wise operations, so :func:`mmscratch.backend.fused` turns it into one
+    CUDA kernel on CuPy; on NumPy it runs as written (tests check it against
+    ``LSTM._forward_steps``). Shapes: every argument ``(N, H)`` or broadcastable to it
+    (m: ``(N, 1)`` 0/1 floats, or the scalar 1.0) -> ``(i, f, g, o, c_t, tanh(c_t), h_t)``,
+    each ``(N, H)``; tanh(c_t) is that of the new, unmasked cell, as the readable loop
+    caches it. Chapter: chapters/03-2-models.md.
+    """
+    xp = backend.xp()
+    i = sigmoid(xi + ui)
+    f = sigmoid(xf + uf)
+    g = xp.tanh(xg + ug)
+    o = sigmoid(xo + uo)
+    c_new = f * c_prev + i * g
+    tanh_c = xp.tanh(c_new)
+    h_new = o * tanh_c
+    return i, f, g, o, m * c_new + (1 - m) * c_prev, tanh_c, m * h_new + (1 - m) * h_prev
+
+
+def lstm_step_backward(dh_up, dh_rec, dh_carry, dc_next, i, f, g, o, tanh_c, c_prev, m):
+    """The element-wise arithmetic of one LSTM backward step, a plain function of arrays.
+
+    * dh = dh_up + dh_rec + dh_carry (from above, through U from step t+1, and carried
+      past a padded step t+1)
+    * dc = dc_next + dh o (1 - tanh^2 c_t)
+    * dz = m (dc g i (1 - i), dc c_{t-1} f (1 - f), dc i (1 - g^2), dh tanh(c_t) o (1 - o))
+    * dc_{t-1} = m dc f + (1 - m) dc_next, and the carry (1 - m) dh: a padded step hands
+      dL/dh, dL/dc to step t-1 unchanged.
+
+    Shapes: every argument ``(N, H)`` or broadcastable (m as in
+    :func:`lstm_step_forward`) -> ``(dz_i, dz_f, dz_g, dz_o, dc_{t-1}, carry)``, each
+    ``(N, H)``. Run through :func:`mmscratch.backend.fused` by
+    :func:`lstm_backward_kernels`.
+    """
+    dh = dh_up + dh_rec + dh_carry
+    dc = dc_next + dh * o * (1 - tanh_c * tanh_c)
+    dz_i = m * (dc * g * i * (1 - i))
+    dz_f = m * (dc * c_prev * f * (1 - f))
+    dz_g = m * (dc * i * (1 - g * g))
+    dz_o = m * (dh * tanh_c * o * (1 - o))
+    return dz_i, dz_f, dz_g, dz_o, m * (dc * f) + (1 - m) * dc_next, (1 - m) * dh
+
+
+def lstm_forward_kernels(xt, W, U, b, h0, c0, mask=None):
+    """The LSTM forward with one product and one fused element-wise kernel per step.
+
+    ``x_t W + b`` of all steps is one product before the loop; each step is the product
+    ``h_{t-1} U`` and :func:`lstm_step_forward` through :func:`mmscratch.backend.fused`
+    (one kernel on CuPy). Shapes: as :func:`lstm_forward_fused` -> (the per-step output
+    tuples of :func:`lstm_step_forward`, hs ``(T, N, H)``).
+    """
+    xp = backend.xp()
+    t_steps = xt.shape[0]
+    H = U.shape[0]
+    step = backend.fused(lstm_step_forward)
+    xw = xt @ W + b  # (T, N, 4H)
+    ms = _step_masks(mask, t_steps, xw.dtype)
+    h, c = h0, c0
+    steps = []
+    for t in range(t_steps):
+        hu = h @ U  # (N, 4H)
+        xwt = xw[t]
+        out = step(*(xwt[:, k * H:(k + 1) * H] for k in range(4)),
+                   *(hu[:, k * H:(k + 1) * H] for k in range(4)), c, h, ms[t])
+        c, h = out[4], out[6]
+        steps.append(out)
+    return steps, xp.stack([out[6] for out in steps])
+
+
+def lstm_backward_kernels(dhs, steps, c0, U, mask=None):
+    """dL/dz_t of every step from :func:`lstm_forward_kernels`' outputs: per step one fused
+    kernel (:func:`lstm_step_backward`), one concatenation and one product ``dz_t U^T``.
+
+    Shapes: dhs ``(T, N, H)``, c0 ``(N, H)``, U ``(H, 4H)`` -> dz ``(T, N, 4H)`` (public
+    gate order i, f, g, o), dh0, dc0 ``(N, H)``.
+    """
+    xp = backend.xp()
+    t_steps = len(steps)
+    dtype = steps[0][0].dtype
+    step = backend.fused(lstm_step_backward)
+    UT = xp.ascontiguousarray(U.T)
+    ms = _step_masks(mask, t_steps, dtype)
+    dh_rec = xp.zeros(c0.shape, dtype=dtype)
+    carry = xp.zeros(c0.shape, dtype=dtype)
+    dc = xp.zeros(c0.shape, dtype=dtype)
+    dzs = [None] * t_steps
+    for t in range(t_steps - 1, -1, -1):
+        i, f, g, o, _, tanh_c, _ = steps[t]
+        c_prev = steps[t - 1][4] if t > 0 else c0
+        dz_i, dz_f, dz_g, dz_o, dc, carry = step(dhs[t], dh_rec, carry, dc, i, f, g, o,
+                                                 tanh_c, c_prev, ms[t])
+        dzs[t] = xp.concatenate([dz_i, dz_f, dz_g, dz_o], axis=1)  # (N, 4H)
+        dh_rec = dzs[t] @ UT
+    return xp.stack(dzs), dh_rec + carry, dc
 
 
 # ---------------------------------------------------------------- LSTM, fast path
