@@ -3,7 +3,9 @@
 Run on a machine with an NVIDIA GPU and CuPy (``benchmarks/gpu_check.sh`` does). Each
 row times the same computation on the three; GPU timings synchronize the device before
 the clock is read (``backend.synchronize`` / ``torch.cuda.synchronize``). Writes the
-"gpu" section of benchmarks/RESULTS.md (and a copy to --out).
+"gpu" section of benchmarks/RESULTS.md (and a copy to --out); ``--parts recurrent``
+times only the LSTM/GRU rows (fused gate kernels on and off against cuDNN) and writes
+the section "gpu_recurrent". Torch columns are left empty where torch sees no CUDA.
 """
 
 from __future__ import annotations
@@ -47,9 +49,13 @@ def time_layer_fwd_bwd(make_layer, x_host, repeat=5, **fwd):
 
 
 def torch_fwd_bwd(build, x_host, repeat=5):
+    """Best time of PyTorch's forward+backward on GPU["torch"], or None (no row entry)
+    when that device is CUDA and torch sees none (a CPU-only torch build)."""
     import torch
 
     dev = GPU["torch"]
+    if dev == "cuda" and not torch.cuda.is_available():
+        return None
     mod = build(torch).to(dev)
     x = torch.tensor(x_host, device=dev, requires_grad=True)
 
@@ -73,15 +79,19 @@ def conv_rows():
             with backend.use(name):
                 times[name] = time_layer_fwd_bwd(lambda c=cout: Conv2D(c, 3, seed=0), x,
                                                  repeat=3 if name == "numpy" else 10)
-        times["torch"] = torch_fwd_bwd(
+        t_ref = torch_fwd_bwd(
             lambda t, cin=cin, cout=cout: _NCHW(t, t.nn.Conv2d(cin, cout, 3)), x, repeat=10)
+        if t_ref is not None:
+            times["torch"] = t_ref
         rows.append((f"Conv2D 3x3 {cin}->{cout}, {hw}x{hw}, N={N}", times))
     x = np.random.default_rng(0).standard_normal((N, 26, 26, 64)).astype(np.float32)
     times = {}
     for name in ("numpy", GPU["backend"]):
         with backend.use(name):
             times[name] = time_layer_fwd_bwd(lambda: MaxPooling2D(2), x)
-    times["torch"] = torch_fwd_bwd(lambda t: _NCHW(t, t.nn.MaxPool2d(2)), x, repeat=10)
+    t_ref = torch_fwd_bwd(lambda t: _NCHW(t, t.nn.MaxPool2d(2)), x, repeat=10)
+    if t_ref is not None:
+        times["torch"] = t_ref
     rows.append((f"MaxPooling2D 2x2, 64ch 26x26, N={N}", times))
     return rows
 
@@ -98,18 +108,57 @@ def _NCHW(torch, module):  # noqa: N802 - wraps a torch module to take NHWC inpu
     return Wrap()
 
 
+class _StepKernels:
+    """Set ``cls.step_kernels`` (fused gate kernels per step on/off) inside a with-block."""
+
+    def __init__(self, cls, value):
+        self.cls, self.value = cls, value
+
+    def __enter__(self):
+        self.before = self.cls.__dict__.get("step_kernels")
+        self.cls.step_kernels = self.value
+
+    def __exit__(self, *exc):
+        self.cls.step_kernels = self.before
+
+
+def recurrent_rows():
+    """LSTM and GRU forward+backward (N=64, T=50, D=40, H=128, float32): ours with one
+    fused gate kernel per step (``step_kernels=True``, the cupy default) and with the
+    unfused in-place steps (``step_kernels=False``), against PyTorch's nn.LSTM / nn.GRU,
+    which on CUDA run cuDNN's fused RNN kernels. Goal (issue 19): LSTM <= 3x cuDNN."""
+    import torch
+
+    from mmscratch.nn import GRU, LSTM
+
+    cudnn = GPU["torch"] == "cuda" and torch.backends.cudnn.is_available()
+    ref = "cuDNN" if cudnn else "PyTorch"
+    x = np.random.default_rng(0).standard_normal((N, 50, 40)).astype(np.float32)
+    rows = []
+    for cls, torch_cls in ((LSTM, "LSTM"), (GRU, "GRU")):
+        for fused in (True, False):
+            times = {}
+            names = ("numpy", GPU["backend"]) if fused else (GPU["backend"],)
+            for name in names:
+                with backend.use(name), _StepKernels(cls, fused if name != "numpy" else None):
+                    times[name] = time_layer_fwd_bwd(
+                        lambda c=cls: c(128, return_sequences=True, seed=0), x,
+                        repeat=3 if name == "numpy" else 10)
+            if fused:
+                t_ref = torch_fwd_bwd(
+                    lambda t, n=torch_cls: getattr(t.nn, n)(40, 128, batch_first=True), x,
+                    repeat=10)
+                if t_ref is not None:
+                    times["torch"] = t_ref
+            how = "one fused gate kernel per step" if fused else "unfused steps"
+            rows.append((f"{torch_cls} T=50, D=40, H=128, N={N}, {how} (vs {ref})", times))
+    return rows
+
+
 def sequence_rows():
     from mmscratch.nn.attention import MultiHeadAttention
-    from mmscratch.nn.recurrent import LSTM
 
-    rows = []
-    x = np.random.default_rng(0).standard_normal((N, 50, 40)).astype(np.float32)
-    times = {}
-    for name in ("numpy", GPU["backend"]):
-        with backend.use(name):
-            times[name] = time_layer_fwd_bwd(lambda: LSTM(128, return_sequences=True, seed=0), x)
-    times["torch"] = torch_fwd_bwd(lambda t: t.nn.LSTM(40, 128, batch_first=True), x)
-    rows.append(("LSTM T=50, D=40, H=128, N=64", times))
+    rows = recurrent_rows()
     x = np.random.default_rng(0).standard_normal((N, 50, 128)).astype(np.float32)
     times = {}
     for name in ("numpy", GPU["backend"]):
@@ -127,7 +176,9 @@ def sequence_rows():
 
         return SelfAttn()
 
-    times["torch"] = torch_fwd_bwd(mha, x)
+    t_ref = torch_fwd_bwd(mha, x)
+    if t_ref is not None:
+        times["torch"] = t_ref
     rows.append(("MultiHeadAttention T=50, D=128, 4 heads, N=64", times))
     return rows
 
@@ -175,7 +226,15 @@ def main():
     p.add_argument("--quick", action="store_true")
     p.add_argument("--dry-run", action="store_true",
                    help="no GPU: run every code path with 'strict' for cupy and torch on CPU")
+    p.add_argument("--parts", default="conv,sequence,mfcc,epoch",
+                   help="comma-separated subset of conv, recurrent (LSTM/GRU only), "
+                        "sequence (recurrent + attention), mfcc, epoch")
     args = p.parse_args()
+    parts = {"conv": conv_rows, "recurrent": recurrent_rows, "sequence": sequence_rows,
+             "mfcc": mfcc_row, "epoch": epoch_row}
+    unknown = set(args.parts.split(",")) - set(parts)
+    if unknown:
+        p.error(f"--parts: unknown {sorted(unknown)}; choose from {sorted(parts)}")
     import torch
 
     if args.dry_run:
@@ -189,7 +248,7 @@ def main():
         device = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
         cupy_version = cupy.__version__
     rows = []
-    for part in (conv_rows, sequence_rows, mfcc_row, epoch_row):
+    for part in (parts[k] for k in args.parts.split(",")):
         try:
             rows += part()
         except Exception as exc:  # keep the other rows when one part breaks
@@ -211,8 +270,9 @@ def main():
         lines.append(f"| {label} | {ms('numpy')} | {ms(g)} | {ms('torch')} | {ratio} | "
                      f"{speed} |")
     text = "\n".join(["## GPU: NumPy vs CuPy vs PyTorch CUDA", "", *lines])
-    if not args.dry_run:
-        write_section("gpu", text)
+    if not args.dry_run:  # a subset of parts gets its own section, not the full table's
+        full = args.parts == p.get_default("parts")
+        write_section("gpu" if full else "gpu_" + args.parts.replace(",", "_"), text)
     if args.out:
         Path(args.out).write_text(text + "\n")
     print(text)
