@@ -29,7 +29,9 @@ from . import losses as losses_mod
 from . import optimizers as optimizers_mod
 from .layer import Layer, input_grad_skipped
 
-__all__ = ["Model", "MODEL_REGISTRY", "save_model", "load_model", "CHECKPOINT_VERSION"]
+__all__ = ["Model", "MODEL_REGISTRY", "save_model", "load_model", "CHECKPOINT_VERSION",
+           "model_members", "model_from_members", "write_checkpoint", "read_checkpoint",
+           "json_member", "json_from_member", "optimizer_from_members"]
 
 #: Bumped whenever the checkpoint layout changes; older files are refused clearly.
 CHECKPOINT_VERSION = 1
@@ -130,7 +132,9 @@ def _is_block(obj):
 
 
 #: Every Model subclass by class name, so that a checkpoint can name its class. Classes
-#: register themselves when defined (``Model.__init_subclass__``), in whatever package.
+#: register themselves when defined (``Model.__init_subclass__``), in whatever package;
+#: a class with its own checkpoint layout that is not a Model (the contrastive dual
+#: encoder) registers itself here too and provides ``_from_checkpoint`` (see load_model).
 MODEL_REGISTRY: dict[str, type] = {}
 
 #: The package this one lives in ("mmscratch"); checkpoints may only import below it.
@@ -402,15 +406,29 @@ def save_model(model, path):
     Written to a temporary file in the same folder and renamed into place, so a
     crash never leaves a half-written checkpoint under ``path``.
     """
+    write_checkpoint(path, model_members(model))
+
+
+def json_member(obj):
+    """A JSON-able object as a 0-d string member (no pickles in a checkpoint)."""
+    return np.array(json.dumps(obj))
+
+
+def model_members(model, what="the model"):
+    """One model's checkpoint members: ``__config__`` (class, constructor config, input
+    spec), ``param:i:owner.key``, ``state:i:owner.key`` and, when compiled, the training
+    state (``__training__`` and ``optim:*``); :func:`model_from_members` inverts it.
+
+    Other checkpoints (the contrastive dual encoder) store one such set per sub-model
+    under a prefix. Raises ``RuntimeError`` when ``model`` never saw an input.
+    """
     if model.input_spec is None:
-        raise RuntimeError("save: the model has never seen an input; call fit or predict first")
-    path = os.fspath(path)
+        raise RuntimeError(f"save: {what} has never seen an input; call fit or predict first")
     # "module" lets load_model import the class's own module when it is not registered
     # yet (a MultimodalClassifier loaded by a script that only imported mmscratch.nn).
     config = {"class": type(model).__name__, "module": type(model).__module__,
               "config": model.get_config(), "input_spec": model.input_spec}
-    arrays = {"__format__": np.array(_MAGIC), "__version__": np.array(CHECKPOINT_VERSION),
-              "__config__": np.array(json.dumps(config))}
+    arrays = {"__config__": json_member(config)}
     pairs = list(model.parameters())
     for i, (owner, key) in enumerate(pairs):
         arrays[f"param:{i}:{owner.name}.{key}"] = backend.to_numpy(owner.params[key])
@@ -422,11 +440,20 @@ def save_model(model, path):
                              "config": model.loss.get_config()},
                     "metrics": list(model.metrics),
                     "completed_epochs": int(getattr(model, "completed_epochs", 0))}
-        arrays["__training__"] = np.array(json.dumps(training))
+        arrays["__training__"] = json_member(training)
         for name, arr in opt_arrays.items():
             arrays[f"optim:{name}"] = arr
     for i, (owner, key) in enumerate(_states(model)):
         arrays[f"state:{i}:{owner.name}.{key}"] = backend.to_numpy(owner.state[key])
+    return arrays
+
+
+def write_checkpoint(path, members):
+    """Write ``members`` (host arrays) after the format tag and version to ``path``,
+    atomically: a temporary file in the same folder renamed into place."""
+    path = os.fspath(path)
+    arrays = {"__format__": np.array(_MAGIC), "__version__": np.array(CHECKPOINT_VERSION),
+              **members}
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=folder)
@@ -489,15 +516,10 @@ def _param_index(name):
     return int(parts[1])
 
 
-def load_model(path):
-    """Load any checkpoint written by :func:`save_model`; raise ``DataError`` if it is not one.
-
-    The file is read with :func:`mmscratch._safe_io.read_npz` (``allow_pickle=False``,
-    every ``.npy`` header checked against its size before anything is allocated).
-    Refused with a ``DataError`` naming the file: damaged or foreign files, another
-    format version, a configuration that does not rebuild, parameters whose names,
-    shapes or (non-float) dtypes do not match the rebuilt model.
-    """
+def read_checkpoint(path):
+    """``(members, meta)`` of an mmscratch checkpoint: every member as a host array and
+    the parsed ``__config__`` (a dict naming the class); ``DataError`` naming the file for
+    a damaged or foreign file, another format version or an unreadable configuration."""
     path = os.fspath(path)
     data = read_npz(path, what="mmscratch checkpoint")
     if _scalar(data, "__format__", "U") != _MAGIC:
@@ -508,68 +530,126 @@ def load_model(path):
                         f"{data.get('__version__', 'missing')!s}, this mmscratch reads "
                         f"version {CHECKPOINT_VERSION}")
     try:
-        meta = json.loads(str(_scalar(data, "__config__", "U")))
+        meta = json_from_member(data, "__config__")
+        if not isinstance(meta, dict) or not isinstance(meta.get("class"), str):
+            raise ValueError("no class name")
+    except Exception as exc:  # noqa: BLE001 - any malformed member is one DataError
+        raise DataError(f"{path}: checkpoint configuration is invalid "
+                        f"({type(exc).__name__}: {exc})") from None
+    return data, meta
+
+
+def json_from_member(data, key):
+    """The JSON object stored by :func:`json_member` under ``key`` (ValueError if absent)."""
+    text = _scalar(data, key, "U")
+    if text is None:
+        raise ValueError(f"member {key!r} is missing or not a string")
+    return json.loads(str(text))
+
+
+def load_model(path):
+    """Load any checkpoint written by :func:`save_model`; raise ``DataError`` if it is not one.
+
+    The file is read with :func:`mmscratch._safe_io.read_npz` (``allow_pickle=False``,
+    every ``.npy`` header checked against its size before anything is allocated).
+    Refused with a ``DataError`` naming the file: damaged or foreign files, another
+    format version, a configuration that does not rebuild, parameters whose names,
+    shapes or (non-float) dtypes do not match the rebuilt model.
+
+    A registered class that is not a :class:`Model` but writes the same format (the
+    contrastive dual encoder) is rebuilt by its own ``_from_checkpoint(path, members,
+    meta)``, so this one function loads every mmscratch checkpoint.
+    """
+    path = os.fspath(path)
+    data, meta = read_checkpoint(path)
+    try:
         cls = registered_class(MODEL_REGISTRY, meta["class"], meta.get("module"))
+    except Exception as exc:  # noqa: BLE001
+        raise DataError(f"{path}: checkpoint configuration is invalid "
+                        f"({type(exc).__name__}: {exc})") from None
+    if not issubclass(cls, Model):
+        return cls._from_checkpoint(path, data, meta)
+    return model_from_members(path, data)
+
+
+def model_from_members(path, data, label=None):
+    """Rebuild the model whose :func:`model_members` are ``data`` (names without any
+    prefix); errors are ``DataError``s naming ``path`` (and ``label``, a sub-model)."""
+    where = f"{path}: {label}:" if label else f"{path}:"
+    try:
+        meta = json_from_member(data, "__config__")
+        cls = registered_class(MODEL_REGISTRY, meta["class"], meta.get("module"))
+        if not issubclass(cls, Model):
+            raise TypeError(f"{meta['class']} is not a Model")
         _check_spec(meta["input_spec"])
         model = cls.from_config(meta["config"])
         model.forward(_dummy(meta["input_spec"]), training=False)  # builds lazy layers
     except Exception as exc:  # a hostile config can fail anywhere in a constructor
-        raise DataError(f"{path}: checkpoint configuration is invalid "
+        raise DataError(f"{where} checkpoint configuration is invalid "
                         f"({type(exc).__name__}: {exc})") from None
     model.input_spec = meta["input_spec"]
     try:
         stored = sorted((k for k in data if k.startswith("param:")), key=_param_index)
     except DataError as exc:
-        raise DataError(f"{path}: {exc}") from None
+        raise DataError(f"{where} {exc}") from None
     pairs = list(model.parameters())
     if len(stored) != len(pairs):
-        raise DataError(f"{path}: checkpoint has {len(stored)} parameters, the rebuilt "
+        raise DataError(f"{where} checkpoint has {len(stored)} parameters, the rebuilt "
                         f"{meta['class']} has {len(pairs)} (another architecture?)")
     for name, (owner, key) in zip(stored, pairs):
         arr = data[name]
         expected = f"{owner.name}.{key}"
         if name.split(":", 2)[2] != expected or arr.shape != tuple(owner.params[key].shape):
-            raise DataError(f"{path}: parameter {name} {arr.shape} does not match "
+            raise DataError(f"{where} parameter {name} {arr.shape} does not match "
                             f"{expected} {tuple(owner.params[key].shape)} of the rebuilt model")
         if arr.dtype.kind != "f":
-            raise DataError(f"{path}: parameter {name} has dtype {arr.dtype}, expected floats")
+            raise DataError(f"{where} parameter {name} has dtype {arr.dtype}, expected floats")
         owner.params[key] = backend.asarray(arr)
         owner.grads[key] = backend.xp().zeros_like(owner.params[key])
-    stored = sorted((k for k in data if k.startswith("state:")), key=_param_index)
+    try:
+        stored = sorted((k for k in data if k.startswith("state:")), key=_param_index)
+    except DataError as exc:
+        raise DataError(f"{where} {exc}") from None
     state_pairs = list(_states(model))
     if len(stored) != len(state_pairs):
-        raise DataError(f"{path}: checkpoint has {len(stored)} state arrays, the rebuilt "
+        raise DataError(f"{where} checkpoint has {len(stored)} state arrays, the rebuilt "
                         f"{meta['class']} has {len(state_pairs)} (another architecture?)")
     for name, (owner, key) in zip(stored, state_pairs):
         arr = data[name]
         expected = f"{owner.name}.{key}"
         if (name.split(":", 2)[2] != expected or arr.shape != tuple(owner.state[key].shape)
                 or arr.dtype.kind != "f"):
-            raise DataError(f"{path}: state {name} {arr.shape} {arr.dtype} does not match "
+            raise DataError(f"{where} state {name} {arr.shape} {arr.dtype} does not match "
                             f"{expected} {tuple(owner.state[key].shape)} of the rebuilt model")
         owner.state[key] = backend.asarray(arr)
     if "__training__" in data:
         try:
             _restore_training(model, pairs, data)
         except Exception as exc:  # noqa: BLE001 - any malformed member is one DataError
-            raise DataError(f"{path}: optimizer/training state is invalid "
+            raise DataError(f"{where} optimizer/training state is invalid "
                             f"({type(exc).__name__}: {exc})") from None
     return model
 
 
-def _restore_training(model, pairs, data):
-    """Compile ``model`` with the checkpoint's optimizer (state included) and loss, and
-    set ``completed_epochs``: what ``fit(initial_epoch=...)`` needs to resume."""
-    meta = json.loads(str(_scalar(data, "__training__", "U")))
-    opt_meta = meta["optimizer"]
+def optimizer_from_members(pairs, opt_meta, data):
+    """The optimizer ``opt_meta`` (from ``Optimizer.get_state``) describes, its state
+    (the ``optim:*`` members of ``data``) set for the parameters ``pairs``."""
     opt_cls = optimizers_mod.OPTIMIZERS[opt_meta["class"]]
     optimizer = opt_cls(**opt_meta["config"])
-    loss_cls = losses_mod.LOSSES[meta["loss"]["class"]]
-    model.compile(optimizer=optimizer, loss=loss_cls(**meta["loss"]["config"]),
-                  metrics=meta.get("metrics") or None)
     arrays = {k[len("optim:"):]: data[k] for k in data if k.startswith("optim:")}
     for name, arr in arrays.items():
         if arr.dtype.kind != "f":
             raise ValueError(f"optimizer array {name} has dtype {arr.dtype}")
     optimizer.set_state(pairs, opt_meta, arrays)
+    return optimizer
+
+
+def _restore_training(model, pairs, data):
+    """Compile ``model`` with the checkpoint's optimizer (state included) and loss, and
+    set ``completed_epochs``: what ``fit(initial_epoch=...)`` needs to resume."""
+    meta = json_from_member(data, "__training__")
+    optimizer = optimizer_from_members(pairs, meta["optimizer"], data)
+    loss_cls = losses_mod.LOSSES[meta["loss"]["class"]]
+    model.compile(optimizer=optimizer, loss=loss_cls(**meta["loss"]["config"]),
+                  metrics=meta.get("metrics") or None)
     model.completed_epochs = int(meta.get("completed_epochs", 0))
