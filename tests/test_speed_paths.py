@@ -15,7 +15,10 @@ Specification:
   pixel (as numpy.argmax picks it), so the gradient still sums to dy; on both paths;
 * windows that tile the input (strides == pool_size): the arg-max mask and its one
   broadcast product give the same y and dx as the per-offset arg-max helpers (ties,
-  NaN, all -inf windows, leftover rows and columns), whatever the block of images.
+  NaN, all -inf windows, leftover rows and columns), whatever the block of images;
+* KMeans with one run (moved rows read from X's own rows, no closing E-step, the
+  centred transpose and the inertia in cache-sized blocks) gives the same centres,
+  labels and iterations as the readable run, also for float32 data far from the origin.
 """
 
 from __future__ import annotations
@@ -371,6 +374,53 @@ def test_kmeans_checked_labels_equal_predict_far_from_the_origin_and_with_ties(x
     x_sq = (XT * XT).sum(axis=0)
     labels = _assign_checked(Xd, XT, x_sq, Cd - md[None, :], Cd, md)
     np.testing.assert_array_equal(backend.to_numpy(labels), backend.to_numpy(nearest(Xd, Cd)[0]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shift", [0.0, 1e4])
+def test_kmeans_one_run_fast_path_equals_the_readable_run(xp, dtype, shift, monkeypatch):
+    """fit's fast path (moved rows read from X's rows, no closing E-step with one run,
+    the blocked centred transpose, cache-sized inertia blocks) gives the same model
+    as the readable run: rows of the transposed view and a closing E-step."""
+    from mmscratch.unsupervised import KMeans
+    from mmscratch.unsupervised import kmeans as km
+
+    X, C = _blobs(2, shift, dtype, n=400, d=6)
+    X, C = backend.asarray(X), backend.asarray(C + dtype(0.5))
+    fast = KMeans(4, init=C, n_init=1, tol=0).fit(X)
+    readable_lloyd = km._lloyd
+    monkeypatch.setattr(km, "_lloyd", lambda *a, rows=None, final_estep=True, **kw:
+                        readable_lloyd(*a, **kw))
+    monkeypatch.setattr(km, "_CACHE_BLOCK_ELEMENTS", 6 * 7)  # 7 rows per block
+    slow = KMeans(4, init=C, n_init=1, tol=0).fit(X)
+    assert fast.n_iter_ == slow.n_iter_ > 1
+    np.testing.assert_array_equal(backend.to_numpy(fast.cluster_centers_),
+                                  backend.to_numpy(slow.cluster_centers_))
+    np.testing.assert_array_equal(backend.to_numpy(fast.labels_), backend.to_numpy(slow.labels_))
+    np.testing.assert_array_equal(backend.to_numpy(fast.labels_),
+                                  backend.to_numpy(fast.predict(X)))
+    assert fast.inertia_ == pytest.approx(slow.inertia_, rel=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_kmeans_blocked_helpers_equal_the_one_call_forms(xp, monkeypatch):
+    """The centred transpose in row blocks is (X - mean)^T exactly; the in-place E-step
+    (no cross term) gives the same labels; the inertia blocks give the direct sums."""
+    from mmscratch.unsupervised import kmeans as km
+
+    X, C = _blobs(3, 1e4, np.float32, n=50, d=5)
+    mean = X.mean(axis=0)
+    Xd, md, Cd = backend.asarray(X), backend.asarray(mean), backend.asarray(C - mean)
+    monkeypatch.setattr(km, "_CACHE_BLOCK_ELEMENTS", 5 * 4)  # 4 rows per block
+    XT = km._centred_transpose(Xd, md)
+    np.testing.assert_array_equal(backend.to_numpy(XT), (X - mean).T)
+    with_cross, _ = km._assign_centred(XT, Cd)
+    without, none = km._assign_centred(XT, Cd, cross=False)
+    assert none is None
+    np.testing.assert_array_equal(backend.to_numpy(without), backend.to_numpy(with_cross))
+    lab = backend.to_numpy(with_cross)
+    d = backend.to_numpy(km._sq_dist_to_assigned(Xd, backend.asarray(C), with_cross))
+    ref = ((X.astype(np.float64) - C[lab].astype(np.float64)) ** 2).sum(axis=1)
+    np.testing.assert_allclose(d, ref, rtol=1e-3, atol=1e-2)  # float32 differences of ~1e4
 
 
 # ---------------------------------------------------------------- MFCC
