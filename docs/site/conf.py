@@ -33,6 +33,11 @@ autodoc_member_order = "bysource"
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}
 autodoc_mock_imports = ["cupy", "cupyx"]
 napoleon_numpy_docstring = True
+# Our docstrings' own section headers: rendered as Notes-style blocks. Without this,
+# napoleon reads a "Shapes" section as more parameters and mangles its inline literals.
+napoleon_custom_sections = [("Shapes", "Notes"), ("Input", "Notes"), ("Call", "Notes"),
+                            ("How the search is vectorized", "Notes"),
+                            ("Where things live", "Notes")]
 suppress_warnings = ["myst.header", "myst.xref_missing", "misc.highlighting_failure",
                      "autodoc", "ref.python", "toc.not_included", "mystnb.unknown_mime_type"]
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]

@@ -72,7 +72,7 @@ def _open(path: Path):
 
 
 def read_idx(path, magic, item_shape=None, count=None):
-    """Read one IDX file (``.gz`` or plain) into a uint8 array of shape (count, *item_shape).
+    """Read one IDX file (``.gz`` or plain) into a uint8 array of shape ``(count, *item_shape)``.
 
     Parameters
     ----------

@@ -106,7 +106,9 @@ class CountVectorizer(BaseEstimator):
     with :math:`e_i` the one-hot vector of vocabulary word :math:`i` and :math:`w_i` the
     number of times it occurs in the document (or 1 when ``binary=True``).
 
-    Parameters (scikit-learn names and defaults)
+    Parameter names and defaults are scikit-learn's.
+
+    Parameters
     ----------
     lowercase : bool, default True
     token_pattern : str, default ``r"(?u)\b\w\w+\b"``
@@ -398,7 +400,9 @@ class TfidfTransformer(TransformerMixin, BaseEstimator):
     with :math:`tf_i` replaced by :math:`1 + \ln tf_i` when ``sublinear_tf``; then each
     row is scaled to unit L2 (or L1) norm (rows of all zeros stay zero).
 
-    Parameters (scikit-learn names and defaults)
+    Parameter names and defaults are scikit-learn's.
+
+    Parameters
     ----------
     norm : "l2", "l1" or None
     use_idf, smooth_idf, sublinear_tf : bool

@@ -62,6 +62,8 @@ class GatedFusion(_PerModalityParams):
     seed : int, optional
         Seed of the Glorot-uniform weights (biases start at 0).
 
+    Notes
+    -----
     Params: ``W{m} (d_m, U)``, ``b{m} (U,)`` for each modality m, ``Wz (sum_m d_m, M*U)``,
     ``bz (M*U,)``; built on the first forward. ``last_gates`` keeps z ``(N, M, U)`` of
     the last forward for plotting.
@@ -156,6 +158,8 @@ class LowRankTensorFusion(_PerModalityParams):
         U, the width of the fused output.
     seed : int, optional
 
+    Notes
+    -----
     Params (reference implementation's layout): ``F{m} (r, d_m + 1, U)`` per modality
     (each factor Glorot-uniform on its own fans), ``w (r,)`` (Glorot-uniform), ``b (U,)`` (zeros).
 

@@ -50,6 +50,8 @@ class MultimodalClassifier(Model):
     seed : int or None
         Seed of the modality-dropout draws.
 
+    Notes
+    -----
     At inference a modality may be left out of the input dict (or given as None):
     its branch is skipped and the fusion treats it as missing for every sample.
     """

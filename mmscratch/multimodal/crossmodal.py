@@ -75,6 +75,8 @@ class CrossModalAttentionFusion(FusionLayer):
     pooling : {"flatten", "mean"}
     seed : int, optional
 
+    Notes
+    -----
     ``attention_ab`` and ``attention_ba`` are the two MultiHeadAttention sublayers (their
     params appear as ``attention_ab.Wq`` etc.); ``last_attention`` holds the head-averaged
     weights of the last forward, ``{"ab": (N, T_a, T_b), "ba": (N, T_b, T_a)}``, for

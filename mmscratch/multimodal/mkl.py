@@ -133,6 +133,8 @@ class MultiKernelSVC(ClassifierMixin, BaseEstimator):
         normalised to sum 1; ``"uniform"``: 1 / M each; a dict: used as given.
     C, tol, max_iter : as :class:`mmscratch.supervised.SVC`.
 
+    Notes
+    -----
     ``fit(X, y)`` and ``predict(X)`` take ``X`` as a dict modality -> array ``(n, ...)``
     (each flattened to ``(n, d_m)``) holding exactly the modalities of ``kernels``.
 
@@ -144,6 +146,8 @@ class MultiKernelSVC(ClassifierMixin, BaseEstimator):
     svc_ : the fitted :class:`SVC` (``kernel="precomputed"``) on the combined kernel.
     classes_, support_ : as SVC.
 
+    Notes
+    -----
     Cost: the M training kernels (n, n) and their centred copies are held at once
     (8 n^2 bytes each, float64, on the backend).
 

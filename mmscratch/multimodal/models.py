@@ -109,6 +109,8 @@ def build_model(input_shapes, modalities=("image", "audio", "text"), fusion="att
         audio-only on ``digits`` where the LSTM, whose last state follows the zero padding,
         stays near 45% after 15 epochs), or an LSTM over the MFCC frames.
 
+    Notes
+    -----
     Seeds: branch i uses ``seed + 10 i ...``, the fusion ``seed + 99``, the head
     ``seed + 100 ...``, so a seeded model is the same whatever the registry holds.
     """

@@ -105,6 +105,8 @@ class TransformerFusion(FusionLayer):
         Add the sinusoidal positional encoding over each modality's own positions.
     seed : int, optional
 
+    Notes
+    -----
     Parameters: ``modality_embedding (M, d)`` (normal, std 0.02) and those of the blocks
     (``parameters()`` yields all). Shapes: a dict or list of ``(N, T_m, d)`` or
     ``(N, T_m d)`` branch outputs and ``present (N, M)`` -> ``(N, sum_m T_m d)``

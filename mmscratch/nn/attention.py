@@ -284,6 +284,8 @@ class MultiHeadAttention(Layer):
     seed : int or numpy Generator, optional
         Seed for the initial weights (Glorot uniform; biases zero).
 
+    Notes
+    -----
     Parameters shapes: ``Wq (Dq, H*d_k)``, ``Wk (Dk, H*d_k)``, ``Wv (Dv, H*d_k)``,
     ``Wo (H*d_k, Dq)`` (D for all in self-attention), built on the first forward.
 

@@ -72,6 +72,8 @@ class InfoNCELoss(Loss):
     max_scale : float
         Upper bound of s (only with ``learnable``).
 
+    Notes
+    -----
     ``forward(z_a, z_b) -> float``; ``backward() -> [dz_a, dz_b]``; when learnable,
     ``grads["logit_scale"]`` is filled too (overwritten, never accumulated).
 

@@ -286,6 +286,8 @@ class Conv2D(Layer):
     seed : int or None
         Seed of the host Generator that draws W.
 
+    Notes
+    -----
     Shapes: x ``(N, H, W, C_in)`` -> y ``(N, H_o, W_o, F)``; params
     ``W (kh, kw, C_in, F)``, ``b (F,)``.
 

@@ -26,6 +26,8 @@ class Dense(Layer):
     seed : int or None
         Seed of the host Generator that draws W.
 
+    Notes
+    -----
     Shapes: x ``(N, ..., D_in)`` -> y ``(N, ..., units)``; ``W (D_in, units)``, ``b (units,)``.
 
     Backward, with z = x W + b and g = dL/dz = f'(z) * dy::

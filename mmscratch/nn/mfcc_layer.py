@@ -60,6 +60,8 @@ class MFCCLayer(Layer):
     as_image : bool
         Output ``(N, frames, n_mfcc, 1)`` for a Conv2D instead of ``(N, frames, n_mfcc)``.
 
+    Notes
+    -----
     Shapes: x ``(N, samples)`` (equal-length, float) -> ``(N, T, n_mfcc)``, channels-last
     (``features.mfcc`` returns librosa's ``(N, n_mfcc, T)``; this is its transpose).
     """

@@ -99,6 +99,8 @@ class LayerNormalization(_Norm):
     center, scale : bool
         Learn beta / gamma (they stay 0 / 1 when False).
 
+    Notes
+    -----
     Shapes: x ``(N, ..., D)`` -> y of the same shape; ``gamma (D,)``, ``beta (D,)``.
     mu and the biased variance var are taken per position over the D features, so
     training and inference compute the same thing (no moving statistics).
@@ -159,6 +161,8 @@ class BatchNormalization(_Norm):
     center, scale : bool
         Learn beta / gamma.
 
+    Notes
+    -----
     State: ``moving_mean`` and ``moving_variance`` ``(C,)`` start at 0 and 1; they are
     not in ``params`` (no optimizer steps them) but in ``self.state``, which checkpoints
     save and restore. Shapes: x ``(N, C)``, ``(N, T, C)`` or ``(N, H, W, C)`` -> the same.

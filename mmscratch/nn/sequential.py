@@ -16,6 +16,8 @@ class Sequential(Model):
     layers : list of Layer
     name : str, optional
 
+    Notes
+    -----
     ``compile / fit / evaluate / predict / save / load`` come from :class:`Model`.
     """
 

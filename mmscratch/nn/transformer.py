@@ -110,6 +110,8 @@ class TransformerEncoder(Layer):
     seed : int, optional
         Seeds of the sublayers' initial weights.
 
+    Notes
+    -----
     Sublayers: ``attention`` (MultiHeadAttention with biases), ``dense1`` (D -> ff_dim),
     ``dense2`` (ff_dim -> D), ``norm1``, ``norm2`` (and ``norm_context``, used only by
     cross-attention); ``parameters()`` yields theirs.

@@ -104,7 +104,7 @@ class SVC(ClassifierMixin, BaseEstimator):
         Shape of :meth:`decision_function` with more than two classes (scikit-learn's
         name and default).
 
-    Attributes (scikit-learn's names and layout; backend arrays)
+    Attributes
     ----------
     classes_ : (k,) the labels, sorted.
     support_ : (n_SV,) int32 indices of the support vectors in the training set,
@@ -118,6 +118,10 @@ class SVC(ClassifierMixin, BaseEstimator):
     intercept_ : (k (k - 1) / 2,) float64, b = -rho of each pair (0, 1), (0, 2), ...,
         (1, 2), ...; binary: the sign makes positive scores mean ``classes_[1]``.
     n_iter_ : (k (k - 1) / 2,) int32 SMO iterations per pair (host array).
+
+    Notes
+    -----
+    The attributes have scikit-learn's names and layout and are backend arrays.
 
     Host/device split: the kernel matrix is computed on the active backend in row blocks
     (matrix products, float64) and copied once to the host as float32 (libsvm's
@@ -136,7 +140,9 @@ class SVC(ClassifierMixin, BaseEstimator):
     NotFittedError
         ``predict``/``decision_function`` before ``fit``.
 
-    References: Chang & Lin, LIBSVM (2011); Fan, Chen & Lin, JMLR 6 (2005);
+    References
+    ----------
+    Chang & Lin, LIBSVM (2011); Fan, Chen & Lin, JMLR 6 (2005);
     Platt (1998); scikit-learn's ``sklearn.svm.SVC``.
     Chapter: chapters/05-future.md.
     """
@@ -435,6 +441,8 @@ class LinearSVC(ClassifierMixin, BaseEstimator):
     coef_ : (1, d) for two classes, else (k, d); intercept_ : (1,) or (k,); classes_;
     n_iter_ : int, the most iterations any class needed.
 
+    Notes
+    -----
     References: Fan et al., "LIBLINEAR", JMLR 9 (2008); Hsieh et al., ICML 2008;
     scikit-learn's ``sklearn.svm.LinearSVC``. Chapter: chapters/05-future.md.
     """

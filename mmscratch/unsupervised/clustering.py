@@ -92,9 +92,10 @@ def multimodal_clustering(features, labels, n_clusters=None, n_components=20,
 
     Returns
     -------
-    list of dict, one per row of the table: ``{"features": name, "n_features": d,
-    "n_components": k, "ari": float, "nmi": float}``; the fused row is named
-    ``"fused (a + b)"``. :func:`format_clustering_table` renders it as Markdown.
+    rows : list of dict
+        One per row of the table, with the keys ``features`` (the name), ``n_features``
+        (d), ``n_components`` (k), ``ari`` and ``nmi`` (floats); the fused row is named
+        ``"fused (a + b)"``. :func:`format_clustering_table` renders it as Markdown.
 
     Chapter: chapters/03-3-tasks.md.
     """

@@ -41,7 +41,9 @@ _NORMALIZERS = ("auto", "QR", "none")
 class TruncatedSVD(TransformerMixin, BaseEstimator):
     r"""LSA: the k-term truncated SVD ``X ~ U_k S_k V_k^T`` of a sparse or dense matrix.
 
-    Parameters (scikit-learn names and defaults)
+    Parameter names and defaults are scikit-learn's.
+
+    Parameters
     ----------
     n_components : int, default 2
         k, the number of latent dimensions (< number of features).

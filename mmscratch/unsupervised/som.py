@@ -123,7 +123,9 @@ class SOM(TransformerMixin, BaseEstimator):
         c = \\arg\\min_u d(x, w_u), \\qquad
         w_u \\leftarrow w_u + \\eta(t)\\, h_{c,u}(\\sigma(t))\\, (x - w_u).
 
-    Parameters (MiniSom's names and defaults)
+    Parameter names and defaults are MiniSom's.
+
+    Parameters
     ----------
     m, n : int
         Grid size (MiniSom's ``x``, ``y``): ``weights_`` is ``(m, n, D)``.
