@@ -18,7 +18,11 @@ the input bias, row 1 the recurrent bias (PyTorch's ``b_ih`` and ``b_hh``).
 ``reset_after=False`` is the original paper's form, with one bias ``b (3H,)``.
 
 Masks and initial states follow :mod:`mmscratch.nn.recurrent`: a masked step carries
-h_{t-1} and gets no gradient. Explained in chapters/03-2-models.md.
+h_{t-1} and gets no gradient. On the cupy backend (``GRU.step_kernels``) the
+``reset_after=True`` form runs each step's gate arithmetic as one fused GPU kernel:
+:func:`gru_step_forward` / :func:`gru_step_backward` through
+:func:`mmscratch.backend.fused`, tested on NumPy against the loops below.
+Explained in chapters/03-2-models.md.
 """
 
 from __future__ import annotations

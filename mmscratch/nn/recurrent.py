@@ -15,9 +15,17 @@ the LSTM), so its output is the carried state, and it receives no gradient: ``dx
 is zero there and the parameters get nothing from it.
 
 Readable first, fast second: ``LSTM.forward``/``backward`` read like the gate
-formulas; with ``LSTM.use_fast_path`` (the default) they call :func:`lstm_forward_fused`
-and :func:`lstm_backward_fused`, which do the same arithmetic with one tanh for all four
-gates and in-place updates; tests check that both agree.
+formulas; with ``LSTM.use_fast_path`` (the default) they run one of two fast paths that
+do the same arithmetic, and tests check that all three agree:
+
+* on the CPU, :func:`lstm_forward_fused` / :func:`lstm_backward_fused`: a feature-major
+  layout (every per-step array ``(rows, N)``, so each gate block is contiguous), one tanh
+  for all four gates, every step written in place into buffers the layer keeps;
+* on CuPy, :func:`lstm_forward_kernels` / :func:`lstm_backward_kernels`: each step's
+  element-wise gate arithmetic is one plain function of arrays
+  (:func:`lstm_step_forward`, :func:`lstm_step_backward`) that
+  :func:`mmscratch.backend.fused` compiles into one GPU kernel (``cupy.fuse``); on NumPy
+  the same functions run as written, which is how their arithmetic is tested here.
 
 Explained in chapters/03-2-models.md (section 3.2.2 of the source document).
 """
@@ -259,9 +267,12 @@ class LSTM(_Recurrent):
     Backward uses the derivatives written through the gate values,
     sigma' = sigma (1 - sigma) and tanh' = 1 - tanh^2. ``use_fast_path`` (class
     attribute, default True) runs :func:`lstm_forward_fused` / :func:`lstm_backward_fused`
-    (one tanh for all four gates, in-place steps) instead of the readable step loops;
-    the input gradient is skipped (backward returns None) while ``needs_input_grad``
-    is False.
+    (feature-major layout, one tanh for all four gates, in-place steps into buffers kept
+    on the layer between calls, about 35 MB at N=64, T=50, H=128) instead of the
+    readable step loops, or, on the cupy backend (``step_kernels``),
+    :func:`lstm_forward_kernels` / :func:`lstm_backward_kernels` (one fused GPU kernel
+    per step); the input gradient is skipped (backward returns None) while
+    ``needs_input_grad`` is False.
 
     Chapter: chapters/03-2-models.md.
     """
@@ -589,7 +600,8 @@ def _buffer(work, name, shape, dtype):
 
     Why: a fresh NumPy array of a few MB is new memory the kernel must map and zero page
     by page on first touch; at the LSTM benchmark's size (about 35 MB of per-call arrays)
-    that cost ~4 ms per forward+backward, more than all the per-step element-wise work.
+    that cost ~3 ms per forward+backward (one thread), about as much as all the per-step
+    element-wise work.
     """
     xp = backend.xp()
     key = (name, backend.name())
@@ -671,13 +683,19 @@ def lstm_backward_fused(dh_up, cache, U, mask=None, work=None):
     """dL/dz_t of every step from the cache of :func:`lstm_forward_fused`, as
     ``LSTM._backward_steps`` computes it, in the same feature-major layout.
 
-    The factors of dz_t that do not depend on the incoming gradients are computed for
-    all steps at once before the loop, in contiguous passes over ``(T, H, N)`` slabs:
-    ``k = (g i(1-i), c_{t-1} f(1-f), tanh(c_t) o(1-o), i (1-g^2))`` and
-    ``o (1 - tanh^2 c_t)``. Each step then does five in-place element-wise calls and one
+    Each step works on the contiguous ``(H, N)`` slabs of its own gates, which stay in
+    the CPU cache while ~18 in-place element-wise calls run on them, then does one
     ``(H, 4H) @ (4H, N)`` product:
-    ``dh = dh_up_t + dh_next``, ``dc = dc_next + dh o (1 - tanh^2 c_t)``,
-    ``dz = k * (dc, dc, dh, dc)``, ``dh_next = U dz`` and ``dc_next = dc f``.
+
+    * dh = dh_up_t + dh_next, dc = dc_next + dh o (1 - tanh^2 c_t)
+    * dz = (dc g i (1-i), dc c_{t-1} f (1-f), dh tanh(c_t) o (1-o), dc i (1-g^2))
+      (gate order i, f, o, g)
+    * dh_next = U dz (U in that gate order), dc_next = dc f.
+
+    (Computing the step-independent factors for all steps before the loop, in passes
+    over ``(T, 4H, N)`` arrays, was measured ~0.2 ms slower at N=64, T=50, H=128, and
+    needs two more buffers of that size.) A padded step (mask) gets dz = 0 and hands
+    dL/dh, dL/dc to step t-1 unchanged.
 
     Shapes: dh_up ``(T, H, N)`` (dL/dh_t from above, feature-major), U ``(H, 4H)``
     (public gate order), mask ``(N, T)`` or None -> dz ``(T, 4H, N)`` (gate order
@@ -688,49 +706,48 @@ def lstm_backward_fused(dh_up, cache, U, mask=None, work=None):
     gates, cs, tanh_cs, _ = cache
     t_steps, g4, n = gates.shape
     H = g4 // 4
-    # Step-independent factors, all steps at once (contiguous (T, H, N) slabs).
     dtype = gates.dtype
-    k = _buffer(work, "k", gates.shape, dtype)  # (T, 4H, N)
-    xp.subtract(1, gates[:, :3 * H], out=k[:, :3 * H])
-    k[:, :3 * H] *= gates[:, :3 * H]  # sigma' = sigma (1 - sigma)
-    k[:, :H] *= gates[:, 3 * H:]  # partner of i in c = f c_{t-1} + i g: g
-    k[:, H:2 * H] *= cs[:-1]  # partner of f: c_{t-1}
-    k[:, 2 * H:3 * H] *= tanh_cs  # partner of o in h = o tanh(c): tanh(c_t)
-    kg = k[:, 3 * H:]
-    xp.multiply(gates[:, 3 * H:], gates[:, 3 * H:], out=kg)
-    xp.subtract(1, kg, out=kg)
-    kg *= gates[:, :H]  # tanh' = 1 - g^2, partner i
-    dc_from_h = xp.multiply(tanh_cs, tanh_cs, out=_buffer(work, "dch", tanh_cs.shape, dtype))
-    # dc_t/dh_t through h_t = o tanh(c_t): o (1 - tanh^2)
-    xp.subtract(1, dc_from_h, out=dc_from_h)
-    dc_from_h *= gates[:, 2 * H:3 * H]
     f_eff = gates[:, H:2 * H]
-    keep = None
+    real = keep = None
     if mask is not None:
-        m = mask.T[:, None, :]  # (T, 1, N)
-        k *= m  # masked steps pass no gradient to z_t ...
-        dc_from_h *= m
-        keep = ~m  # ... and carry dL/dh_t, dL/dc_t to step t-1 unchanged
-        f_eff = xp.where(keep, 1, f_eff)
-    k4 = k.reshape(t_steps, 4, H, n)
+        real = mask.T[:, None, :].astype(dtype)  # (T, 1, N): 1 on a real step
+        keep = 1 - real  # 1 on a padded step: carry dh, dc through it
+        f_eff = xp.where(keep > 0, 1, f_eff)  # dc_{t-1} = dc on a padded step
     dz = _buffer(work, "dz", gates.shape, dtype)
-    dz4 = dz.reshape(t_steps, 4, H, n)
     u_int = xp.ascontiguousarray(_swap_go(U, H))  # (H, 4H), gate order i, f, o, g
     dh, tmp, dc, dh_next = (_buffer(work, name, (H, n), dtype)
                             for name in ("dh", "tmp", "dc", "dh_next"))
     dc[...] = 0  # dL/dc_t (from step t+1 until updated)
     dh_next[...] = 0
     for t in range(t_steps - 1, -1, -1):
+        g_all, dz_t, tc = gates[t], dz[t], tanh_cs[t]  # (4H, N), (4H, N), (H, N)
+        i, o, g = g_all[:H], g_all[2 * H:3 * H], g_all[3 * H:]
+        dz4 = dz_t.reshape(4, H, n)
         xp.add(dh_up[t], dh_next, out=dh)
-        xp.multiply(dh, dc_from_h[t], out=tmp)
-        dc += tmp
-        xp.multiply(k4[t, :2], dc, out=dz4[t, :2])  # i, f
-        xp.multiply(k4[t, 2], dh, out=dz4[t, 2])  # o
-        xp.multiply(k4[t, 3], dc, out=dz4[t, 3])  # g
-        xp.matmul(u_int, dz[t], out=dh_next)
+        xp.multiply(tc, tc, out=tmp)
+        xp.subtract(1, tmp, out=tmp)
+        tmp *= o
+        tmp *= dh
+        if real is not None:
+            tmp *= real[t]  # a padded step leaves dc as it came
+        dc += tmp  # dc_t = dc_next + dh o (1 - tanh^2 c_t)
+        xp.subtract(1, g_all[:3 * H], out=dz_t[:3 * H])
+        dz_t[:3 * H] *= g_all[:3 * H]  # sigma' = sigma (1 - sigma)
+        dz4[0] *= g  # partners: g for i, c_{t-1} for f, tanh(c_t) for o
+        dz4[1] *= cs[t]
+        dz4[2] *= tc
+        dz4[:2] *= dc
+        dz4[2] *= dh
+        xp.multiply(g, g, out=dz4[3])
+        xp.subtract(1, dz4[3], out=dz4[3])
+        dz4[3] *= i
+        dz4[3] *= dc  # tanh' = 1 - g^2, partner i
+        if real is not None:
+            dz_t *= real[t]  # a padded step passes no gradient to z_t
+        xp.matmul(u_int, dz_t, out=dh_next)
         if keep is not None:
             xp.multiply(dh, keep[t], out=tmp)
-            dh_next += tmp
+            dh_next += tmp  # ... and hands dL/dh_t to h_{t-1}
         dc *= f_eff[t]
     return dz, xp.ascontiguousarray(dh_next.T), xp.ascontiguousarray(dc.T)
 
