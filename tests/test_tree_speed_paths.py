@@ -17,6 +17,8 @@ Specification
   takes the fast search only there (class counts, integer weights), where its numbers
   are the readable search's to the last bit; regression and real-valued weights keep
   the readable one (a last-bit difference could order two tied splits differently).
+* A forest's trees are the same whether its groups of trees (the trees that share one
+  Generator of feature draws) are grown one group per call or all in one call.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pytest
 from mmscratch import backend
 from mmscratch.supervised import DecisionTreeClassifier, RandomForestClassifier
 from mmscratch.supervised import _tree_growth as tg
+from mmscratch.supervised import forest as forest_mod
 
 
 def h(a):
@@ -131,3 +134,16 @@ def test_trees_with_mostly_constant_draws_are_identical(monkeypatch, criterion):
     slow, fast = both_ways(monkeypatch, lambda: DecisionTreeClassifier(
         criterion=criterion, max_features=1, random_state=0), Z, y)
     same_tree(slow.tree_, fast.tree_)
+
+
+def test_trees_per_call_change_no_tree(monkeypatch):
+    # several trees share one Generator (a group); groups grown one per call or several
+    # per call draw the same features, so the forests are identical
+    X, y, _ = mixed_data(4, n=500)
+    monkeypatch.setattr(forest_mod, "_ENTRIES_PER_BATCH_CPU", 3 * 320 * 3)  # ~3 per group
+    fits = []
+    for per_call in (1, 1 << 30):  # a group per call; every tree in one call
+        monkeypatch.setattr(forest_mod, "_ENTRIES_PER_CALL_CPU", per_call)
+        fits.append(RandomForestClassifier(10, max_features=3, random_state=0).fit(X, y))
+    for a, b in zip(*(f.estimators_ for f in fits)):
+        same_tree(a.tree_, b.tree_)

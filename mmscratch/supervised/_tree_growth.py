@@ -20,7 +20,7 @@ import numpy as np
 from .. import backend
 
 __all__ = ["Tree", "grow_trees", "feature_codes", "draw_features", "segment_first_argmax",
-           "proxy_gini", "proxy_by_counts"]
+           "proxy_gini", "proxy_by_counts", "sums_are_exact"]
 
 # scikit-learn's constants: a node whose impurity is at most EPSILON is a leaf; two values
 # closer than FEATURE_THRESHOLD are not split apart.
@@ -280,6 +280,45 @@ def _runs_sorted(key):
     return key_s[start], xp.cumsum(start) - 1, order
 
 
+# The fast search marks occupied keys in a bool array: cheap per key of the space (a
+# memset and a vectorized scan), so it pays up to a much sparser space than bincount.
+_DENSE_FACTOR_FAST = 32
+
+
+def _runs_fast(key, space, n_codes):
+    """:func:`_runs` for the fast search: same runs (``g_key`` sorted, ``gid``), found
+    without ``bincount`` or a comparison sort.
+
+    * Space at most ``_DENSE_FACTOR_FAST x E``: mark the occupied keys in a bool array,
+      number them in order (``flatnonzero``) and look every entry's number up (int32).
+    * Else: two stable radix sorts (numpy's ``argsort(kind="stable")`` of 8/16-bit
+      integers), first by code, then by pair, which together order by (pair, code), as
+      the readable stable sort of the whole key; a key space too large for two 16-bit
+      digits takes that sort.
+
+    Entries are summed per run in another order than the readable way's, which is why
+    the fast search is used only where the sums are integers (exact in any order).
+    """
+    xp = backend.xp()
+    n_entries = int(key.shape[0])
+    if space <= _DENSE_FACTOR_FAST * n_entries:
+        occupied = xp.zeros(space, dtype=bool)
+        occupied[key] = True
+        g_key = xp.flatnonzero(occupied)
+        number = xp.empty(space, dtype=xp.int32)
+        number[g_key] = xp.arange(g_key.shape[0], dtype=xp.int32)
+        return g_key, number[key], None
+    if n_codes > 1 << 16 or space // n_codes > 1 << 16:
+        return _runs_sorted(key)
+    digit = xp.uint8 if n_codes <= 1 << 8 else xp.uint16
+    by_code = xp.argsort((key % n_codes).astype(digit), kind="stable")
+    pair = (key // n_codes).astype(xp.uint16)[by_code]
+    order = by_code[xp.argsort(pair, kind="stable")]
+    key_s = key[order]
+    start = xp.concatenate([xp.ones(1, dtype=bool), key_s[1:] != key_s[:-1]])
+    return key_s[start], xp.cumsum(start) - 1, order
+
+
 class _Layout:
     """Where the runs (groups) of one split search lie: ``g_pair (G,)`` and ``g_node (G,)``
     (sorted), each pair's first run ``pair_first (P,)`` and run counts per pair / node."""
@@ -340,6 +379,39 @@ def proxy_gini(crit, gid, w_e, t_e, lay, totals, valid, wt_e=None):
                                                minlength=lay.n_groups))
     sq_right = lay.per_group((totals * totals).sum(axis=0)) - 2.0 * cross + sq_left
     w_right = lay.per_group(w_node) - w_left
+    wl = xp.where(valid, w_left, 1.0)
+    wr = xp.where(valid, w_right, 1.0)
+    return xp.where(valid, sq_left / wl + sq_right / wr, -xp.inf)
+
+
+def _cumsum_restarting(a, pair_first, pair_total_before):
+    """Cumulative sum of ``a (..., G)`` restarting at every pair, when the sum of each
+    pair's runs is known: each pair's first run first takes off the previous pair's
+    total (``pair_total_before (..., P-1)``), and one cumulative sum does the rest.
+
+    Exact for integer-valued floats (what the fast search uses it for); ``a`` is
+    overwritten. Saves :meth:`_Layout.within_pair_cumsum`'s ``(..., G)`` expansion.
+    """
+    a[..., pair_first[1:]] -= pair_total_before
+    return backend.xp().cumsum(a, axis=-1, out=a)
+
+
+def proxy_gini_exact(crit, gid, w_e, t_e, lay, totals, valid, wt_e, pair_node):
+    """:func:`proxy_gini` for integer weights where every pair holds all its node's rows
+    (the fast search): the running sums restart at each pair by subtracting the previous
+    pair's node total (:func:`_cumsum_restarting`), not by expanding per-pair offsets.
+    ``pair_node (P,)``: node of each pair. Same numbers (integer sums are exact)."""
+    xp = backend.xp()
+    S = crit.group_stats(gid, w_e, t_e, lay.n_groups)                  # (K, G)
+    prev = pair_node[:-1]
+    L = _cumsum_restarting(S, lay.pair_first, totals[:, prev])         # (K, G)
+    sq_left = xp.einsum("kg,kg->g", L, L)
+    w_left = L.sum(axis=0)
+    sq_total = (totals * totals).sum(axis=0)                           # (n,)
+    cross = _cumsum_restarting(xp.bincount(gid, weights=wt_e, minlength=lay.n_groups),
+                               lay.pair_first, sq_total[prev])
+    sq_right = lay.per_group(sq_total) - 2.0 * cross + sq_left
+    w_right = lay.per_group(totals.sum(axis=0)) - w_left
     wl = xp.where(valid, w_left, 1.0)
     wr = xp.where(valid, w_right, 1.0)
     return xp.where(valid, sq_left / wl + sq_right / wr, -xp.inf)
@@ -488,7 +560,7 @@ def _best_splits_fast(codes, values, n_codes, sample, w, target, n_rows_node, fe
     key = base[keep]                                                          # (E',)
     per_row = search.sum(axis=1)[node_of_row]
     r_e = _repeat(xp.arange(n_rows), per_row, int(key.shape[0]))              # row
-    g_key, gid, order = _runs(key, n_pairs * n_codes)                         # (G,)
+    g_key, gid, order = _runs_fast(key, n_pairs * n_codes, n_codes)           # (G,)
     if order is not None:
         r_e = r_e[order]
     n_groups = int(g_key.shape[0])
@@ -517,7 +589,8 @@ def _best_splits_fast(codes, values, n_codes, sample, w, target, n_rows_node, fe
     # ---- proxy of every candidate threshold, as in _best_splits
     if crit.name == "gini":
         row_wt = w * totals[target, node_of_row]
-        proxy = proxy_gini(crit, gid, w[r_e], target[r_e], lay, totals, valid, row_wt[r_e])
+        proxy = proxy_gini_exact(crit, gid, w[r_e], target[r_e], lay, totals, valid,
+                                 row_wt[r_e], flat_pairs // m)
     else:
         proxy = proxy_by_counts(crit, gid, w[r_e], target[r_e], lay, totals, valid)
 
@@ -546,11 +619,21 @@ def _split_search(crit, weights):
     offsets, so a proxy may differ in its last bit, and two exactly tied splits may then
     be ordered differently: the trees would no longer be identical.)
     """
-    if not FAST_SPLIT_SEARCH or backend.name() == "cupy" or crit.regression:
+    if not FAST_SPLIT_SEARCH or backend.name() == "cupy" or not sums_are_exact(crit, weights):
         return _best_splits
+    return _best_splits_fast
+
+
+def sums_are_exact(crit, weights):
+    """Whether every sum of the split search is an integer (class counts with integer
+    weights), hence exact in any order and grouping: then the fast search, and growing
+    more trees per call, change no tree. Real-valued targets or weights: rounding
+    depends on what else is summed along, and could order two tied splits differently.
+    """
+    if crit.regression:
+        return False
     xp = backend.xp()
-    integral = bool(backend.to_numpy((weights == xp.floor(weights)).all()))
-    return _best_splits_fast if integral else _best_splits
+    return bool(backend.to_numpy((weights == xp.floor(weights)).all()))
 
 
 #: Use :func:`_best_splits_fast` where it applies (the tests switch it off to compare).
@@ -578,15 +661,23 @@ def draw_features(rng, n_nodes, d, m):
         out[again] = rng.integers(0, d, size=(int(again.sum()), m))
 
 
-def grow_trees(Xf, codes, values, n_codes, target, weights, crit, params, rng):
+def grow_trees(Xf, codes, values, n_codes, target, weights, crit, params, rng,
+               tree_rng=None):
     """Grow ``T`` trees at once, level by level; tree t uses the sample weights
     ``weights[t]`` (0 = not in that tree; bootstrap counts for a forest).
+
+    ``rng``: the host Generator of the feature draws, or a list of them with ``tree_rng
+    (T,)`` host ints, the Generator of each tree. The trees of one Generator draw from
+    it together, level by level, in node order, exactly as if they were grown alone
+    together: so how many groups are grown in one call changes no tree.
 
     Returns a list of ``T`` :class:`Tree` and the ``(T, D)`` normalised feature
     importances (mean decrease in impurity).
     """
     xp = backend.xp()
     n_trees = weights.shape[0]
+    if tree_rng is None:
+        rng, tree_rng = [rng], np.zeros(n_trees, dtype=np.int64)
     d = params.n_features
     msl = params.min_samples_leaf
     max_depth = params.max_depth
@@ -637,17 +728,23 @@ def grow_trees(Xf, codes, values, n_codes, target, weights, crit, params, rng):
         thr = xp.zeros(n_open)
         all_const = xp.zeros(n_open, dtype=bool)
         retry_h = backend.to_numpy(retry)
+        rng_h = tree_rng[backend.to_numpy(o_tree)]          # Generator of each open node
         for is_retry in (False, True):
             idx_h = np.nonzero(retry_h == is_retry)[0]
             if idx_h.size == 0:
                 continue
             idx = backend.asarray(idx_h)
-            if is_retry:  # every feature, in a random order; the first non-constant wins
-                feats_h = np.argsort(rng.random((idx_h.size, d)), axis=1)
-            elif params.mtry >= d:
-                feats_h = np.broadcast_to(np.arange(d), (idx_h.size, d))
-            else:
-                feats_h = draw_features(rng, idx_h.size, d, params.mtry)
+            width = d if is_retry or params.mtry >= d else params.mtry
+            feats_h = np.empty((idx_h.size, width), dtype=np.int64)
+            for g in np.unique(rng_h[idx_h]):   # each Generator draws for its nodes, in order
+                at = rng_h[idx_h] == g
+                k = int(at.sum())
+                if is_retry:  # every feature, in a random order; the first non-constant wins
+                    feats_h[at] = np.argsort(rng[g].random((k, d)), axis=1)
+                elif params.mtry >= d:
+                    feats_h[at] = np.arange(d)
+                else:
+                    feats_h[at] = draw_features(rng[g], k, d, params.mtry)
             sub = xp.full(n_open, -1, dtype=xp.int64)
             sub[idx] = xp.arange(idx_h.size)
             rows = sub[node] >= 0
