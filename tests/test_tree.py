@@ -224,6 +224,7 @@ def test_histogram_and_sorted_runs_agree(monkeypatch):
     # and a whole tree grown either way
     X = np.round(r.normal(size=(400, 5)), 1)  # few distinct values, many ties
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    monkeypatch.setattr(tree_mod, "FAST_SPLIT_SEARCH", False)  # the readable search's runs
     monkeypatch.setattr(tree_mod, "_DENSE_FACTOR", 0)
     sorted_tree = DecisionTreeClassifier(random_state=0, max_features=3).fit(X, y)
     monkeypatch.setattr(tree_mod, "_DENSE_FACTOR", 10 ** 9)
@@ -238,6 +239,9 @@ def test_fast_gini_proxy_agrees_with_the_readable_one(monkeypatch, weighted):
     # the whole tree both ways, with integer (none) and with real-valued sample weights
     X, y, Xt = noisy_classes(6, n=600)
     w = np.random.default_rng(1).uniform(0.1, 3.0, size=len(y)) if weighted else None
+    # the readable search (with integer weights a fit takes the fast one,
+    # tests/test_tree_speed_paths.py)
+    monkeypatch.setattr(tree_mod, "FAST_SPLIT_SEARCH", False)
     fast = DecisionTreeClassifier(max_features=3, random_state=0).fit(X, y, sample_weight=w)
     fast_search, compared = tree_mod.proxy_gini, []
 

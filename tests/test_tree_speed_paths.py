@@ -11,6 +11,8 @@ Specification
   are rounded from other offsets), on random levels with constant features, tied
   values, several classes, ``min_samples_leaf`` and the retry rule (first non-constant
   feature only).
+* The fast search's runs of equal keys (a bool occupancy array; two radix sorts; the
+  readable sort past two 16-bit digits) are the readable sort's.
 * Whole trees and forests grown with either search are identical (every node's feature,
   threshold, children, values and sample counts), for Gini and entropy, with
   ``min_samples_leaf`` > 1 and with draws that are often all constant (retries). The fit
@@ -147,3 +149,20 @@ def test_trees_per_call_change_no_tree(monkeypatch):
         fits.append(RandomForestClassifier(10, max_features=3, random_state=0).fit(X, y))
     for a, b in zip(*(f.estimators_ for f in fits)):
         same_tree(a.tree_, b.tree_)
+
+
+@pytest.mark.parametrize("n_codes,n_pairs", [(256, 40), (256, 5000), (300, 300),
+                                             (1 << 17, 3)])
+def test_fast_runs_are_the_sorted_runs(monkeypatch, n_codes, n_pairs):
+    r = np.random.default_rng(n_pairs)
+    key = r.integers(0, n_pairs, 3000) * n_codes + r.integers(0, min(n_codes, 50), 3000)
+    ref_key, ref_gid, ref_order = tg._runs_sorted(key)
+    for factor in (0, 10 ** 9):  # sorted (radix or comparison) / occupancy array
+        monkeypatch.setattr(tg, "_DENSE_FACTOR_FAST", factor)
+        g_key, gid, order = tg._runs_fast(key, n_pairs * n_codes, n_codes)
+        np.testing.assert_array_equal(h(g_key), h(ref_key))
+        if order is None:   # entries kept their order: gid is per entry
+            np.testing.assert_array_equal(h(g_key)[h(gid)], key)
+        else:               # stable order, as the readable sort's
+            np.testing.assert_array_equal(h(order), h(ref_order))
+            np.testing.assert_array_equal(h(gid), h(ref_gid))
