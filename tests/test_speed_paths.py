@@ -3,8 +3,10 @@
 Specification:
 * Conv2D: the cache-blocked helpers (``use_fast_path``, several blocks forced by a tiny
   block size) give the same y, dx, dW and db as the readable im2col lines, for every
-  geometry of tests/test_conv.py, with and without a bias, on repeated calls (reused
-  buffers keep their zero border and their column of ones);
+  geometry of tests/test_conv.py, with and without a bias, with the patch matrix kept
+  from forward to backward (thin layers) or copied again per block, on repeated calls
+  (reused buffers keep their zero border and their column of ones); kept patches serve
+  only a backward on the same padded input;
 * a layer whose input gradient is not needed (``needs_input_grad = False``, set by
   ``Model.train_step`` on the layers that see the model's input) returns None from
   backward and still fills the same parameter gradients; the flag is restored after
@@ -57,18 +59,21 @@ def _run_conv(layer, x, dy):
     return [backend.to_numpy(a) for a in (y, dx, *grads)]
 
 
+@pytest.mark.parametrize("keep", [False, True], ids=["blocks", "kept patches"])
 @pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no bias"])
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
-def test_conv_blocked_helpers_equal_the_readable_lines(xp, case, use_bias, monkeypatch):
+def test_conv_blocked_helpers_equal_the_readable_lines(xp, case, use_bias, keep, monkeypatch):
     # With a bias, the fast path adds it inside the GEMM (a ones column of the patch
     # buffer) and reads db off the weight-gradient product: both must equal z + b, sum g.
+    # "kept patches": a thin layer's backward reuses the patch matrix of its forward.
     N, H, W, C, F, k, s, p = case
     rng = np.random.default_rng(0)
     layer = Conv2D(F, k, strides=s, padding=p, activation="relu", use_bias=use_bias, seed=1)
     layer(backend.asarray(rng.standard_normal((N, H, W, C))))
     if use_bias:
         layer.params["b"] = backend.asarray(rng.standard_normal(F))
-    monkeypatch.setattr(conv_mod, "BLOCK_BYTES", 1)  # one image per block
+    monkeypatch.setattr(conv_mod, "BLOCK_BYTES", 1)  # one image per block...
+    monkeypatch.setattr(conv_mod, "KEEP_PATCHES_MAX_K", 10**6 if keep else 0)  # ...or all
     for step in range(2):  # the second call reuses the padded and patch buffers
         x = backend.asarray(rng.standard_normal((N, H, W, C)))
         dy = backend.asarray(rng.standard_normal(layer.output_shape(x.shape)))
@@ -78,6 +83,31 @@ def test_conv_blocked_helpers_equal_the_readable_lines(xp, case, use_bias, monke
         readable = _run_conv(layer, x, dy)
         for name, a, b in zip(("y", "dx", "dW", "db"), fast, readable):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=f"{name}, {step}")
+
+
+def test_conv_backward_recopies_patches_that_are_not_its_own(xp):
+    """The patches kept from forward serve only a backward on that same padded input."""
+    rng = np.random.default_rng(5)
+    W2 = backend.asarray(rng.standard_normal((3 * 3 * 2, 4)))
+    xa, xb = (backend.asarray(rng.standard_normal((3, 6, 6, 2))) for _ in range(2))
+    g = backend.asarray(rng.standard_normal((3 * 4 * 4, 4)))
+    ws = {}
+    conv_mod.conv2d_forward_blocked(xa, W2, (3, 3), (1, 1), (4, 4), workspace=ws)
+    assert ws["patches_of"][0] is xa  # K = 18: a thin layer, its patches are kept
+    cols = conv_mod._patches(xb, (3, 3), (1, 1), (4, 4))
+    dW, _, _ = conv_mod.conv2d_backward_blocked(xb, g, W2, (3, 3), (1, 1), (4, 4),
+                                                need_dx=False, workspace=ws)
+    np.testing.assert_allclose(backend.to_numpy(dW), backend.to_numpy(cols.T @ g), atol=1e-12)
+    # the patches kept from a forward with a bias (ones column) are another buffer than
+    # a bias-free backward uses: that one must be filled, not read stale
+    # (the bias-free buffer still holds xb's patches here)
+    conv_mod.conv2d_forward_blocked(xa, W2, (3, 3), (1, 1), (4, 4), workspace=ws,
+                                    b=backend.asarray(np.ones(4)))
+    dW, db, _ = conv_mod.conv2d_backward_blocked(xa, g, W2, (3, 3), (1, 1), (4, 4),
+                                                 need_dx=False, workspace=ws)
+    assert db is None
+    cols = conv_mod._patches(xa, (3, 3), (1, 1), (4, 4))
+    np.testing.assert_allclose(backend.to_numpy(dW), backend.to_numpy(cols.T @ g), atol=1e-12)
 
 
 @pytest.mark.parametrize("fast", [True, False])

@@ -418,12 +418,21 @@ def _patches(xpad, kernel, strides, out_hw):
 BLOCK_BYTES = 1 << 21
 
 
-def _block_images(n, row_bytes):
+#: Layers whose patch rows have at most this many columns (K = kh*kw*C: a 3x3 kernel on
+#: 1-3 channels) take the whole batch as one block and keep its patch matrix from forward
+#: to backward: their GEMMs are too short for cache blocking to pay, and copying the
+#: patches a second time was a third of their backward pass (benchmarks/RESULTS.md,
+#: "speed_notes").
+KEEP_PATCHES_MAX_K = 32
+
+
+def _block_images(n, row_bytes, K=None):
     """Images per block so that a block of patch rows takes about BLOCK_BYTES (>= 1).
 
     On the GPU a block is the whole batch: there, fewer and larger kernels are faster.
+    So is it for thin layers (``K <= KEEP_PATCHES_MAX_K``), whose patches are kept.
     """
-    if backend.name() == "cupy":
+    if backend.name() == "cupy" or (K is not None and K <= KEEP_PATCHES_MAX_K):
         return n
     return max(1, min(n, BLOCK_BYTES // max(1, row_bytes)))
 
@@ -483,7 +492,7 @@ def conv2d_forward_blocked(xpad, W2, kernel, strides, out_hw, workspace=None, b=
             z += b
         return z
     rows = Ho * Wo  # patch rows per image
-    nb = _block_images(N, rows * K * xpad.dtype.itemsize)
+    nb = _block_images(N, rows * K * xpad.dtype.itemsize, K)
     buf, view = _patch_rows(workspace, nb, out_hw, kernel, C, xpad.dtype, b is not None)
     Wb = W2 if b is None else xp.concatenate([W2, b.reshape(1, F)])  # (K+1, F)
     z = xp.empty((N * rows, F), dtype=xp.result_type(xpad, Wb))
@@ -492,6 +501,9 @@ def conv2d_forward_blocked(xpad, W2, kernel, strides, out_hw, workspace=None, b=
         xp.copyto(view[:n1 - n0], _windows(xpad[n0:n1], kernel, strides, out_hw))
         xp.matmul(buf[:n1 - n0].reshape((n1 - n0) * rows, buf.shape[2]), Wb,
                   out=z[n0 * rows:n1 * rows])
+    if workspace is not None:
+        # One block: the buffer now holds every patch of this xpad; backward may use it.
+        workspace["patches_of"] = (xpad, buf) if nb >= N else None
     return z
 
 
@@ -529,8 +541,12 @@ def conv2d_backward_blocked(xpad, g, W2, kernel, strides, out_hw, need_dx=True,
         return (cols.T @ g, column_sums(g) if need_db else None,
                 (g @ W2.T).reshape(xpad.shape) if need_dx else None)
     rows = Ho * Wo
-    nb = _block_images(N, rows * K * xpad.dtype.itemsize)
+    nb = _block_images(N, rows * K * xpad.dtype.itemsize, K)
     buf, view = _patch_rows(workspace, nb, out_hw, kernel, C, xpad.dtype, need_db)
+    # The forward pass of this very xpad left all its patches in the buffer (thin layers):
+    # no second copy. Any other forward since then would have replaced "patches_of".
+    last = workspace.get("patches_of") if workspace is not None else None
+    kept = nb >= N and last is not None and last[0] is xpad and last[1] is buf
     width = buf.shape[2]  # K, or K + 1 with the ones column of db
     dWb = xp.zeros((width, F), dtype=xp.result_type(xpad, g))
     part = xp.empty_like(dWb)
@@ -539,7 +555,8 @@ def conv2d_backward_blocked(xpad, g, W2, kernel, strides, out_hw, need_dx=True,
     for n0 in range(0, N, nb):  # blocks of images, as in the forward pass
         n1 = min(N, n0 + nb)
         m = (n1 - n0) * rows
-        xp.copyto(view[:n1 - n0], _windows(xpad[n0:n1], kernel, strides, out_hw))
+        if not kept:
+            xp.copyto(view[:n1 - n0], _windows(xpad[n0:n1], kernel, strides, out_hw))
         gb = g[n0 * rows:n1 * rows]
         xp.matmul(buf[:n1 - n0].reshape(m, width).T, gb, out=part)
         dWb += part
