@@ -272,13 +272,21 @@ def test_maxpool_tiled_mask_equals_the_offset_argmax(xp, case, data):
 
 
 def test_maxpool_tiled_blocks_give_the_whole_batch_result(xp, monkeypatch):
-    """Forward runs a block of images at a time; one image per block changes nothing."""
-    x = backend.asarray(np.random.default_rng(12).integers(0, 4, (5, 6, 6, 3)).astype(float))
-    y_one, m_one = maxpool_tiled_forward(x, (2, 2), (3, 3))
-    monkeypatch.setattr(conv_mod, "BLOCK_BYTES", 1)
-    y_blk, m_blk = maxpool_tiled_forward(x, (2, 2), (3, 3))
-    np.testing.assert_array_equal(backend.to_numpy(y_blk), backend.to_numpy(y_one))
-    np.testing.assert_array_equal(backend.to_numpy(m_blk), backend.to_numpy(m_one))
+    """Both tiled helpers run a block of images at a time; the block size changes nothing."""
+    from mmscratch.nn import pooling
+
+    rng = np.random.default_rng(12)
+    x = backend.asarray(rng.integers(0, 4, (5, 6, 6, 3)).astype(float))
+    dy = backend.asarray(rng.standard_normal((5, 3, 3, 3)))
+    out = []
+    for block_bytes in (1 << 30, 1, 2 * 6 * 6 * 3 * 8):  # whole batch, 1 and 2 images
+        monkeypatch.setattr(pooling, "POOL_BLOCK_BYTES", block_bytes)
+        y, mask = maxpool_tiled_forward(x, (2, 2), (3, 3))
+        dx = maxpool_tiled_backward(dy, mask, x.shape)
+        out.append([backend.to_numpy(a) for a in (y, mask, dx)])
+    for got in out[1:]:
+        for a, b in zip(got, out[0]):
+            np.testing.assert_array_equal(a, b)
 
 
 # ---------------------------------------------------------------- LSTM

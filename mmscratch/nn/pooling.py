@@ -15,10 +15,21 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from .conv import _block_images, _geometry, _offset_slices, _pad, _pad_into, _padding_name, _pair
+from .conv import _geometry, _offset_slices, _pad, _pad_into, _padding_name, _pair
 from .layer import Layer
 
 __all__ = ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D"]
+
+#: Bytes of input (or input gradient) per block of images in the tiled max-pooling
+#: helpers: a block and its mask stay in a core's L2 cache between two passes.
+POOL_BLOCK_BYTES = 1 << 19
+
+
+def _pool_block_images(n, image_bytes):
+    """Images per block of about POOL_BLOCK_BYTES (>= 1); the whole batch on the GPU."""
+    if backend.name() == "cupy":
+        return n
+    return max(1, min(n, POOL_BLOCK_BYTES // max(1, image_bytes)))
 
 
 class _Pool2D(Layer):
@@ -165,7 +176,7 @@ def maxpool_tiled_forward(xpad, pool_size, out_hw):
     offsets = [(u, v) for u in range(ph) for v in range(pw)]  # row-major window order
     y = xp.empty((N, Ho, Wo, C), dtype=xpad.dtype)
     mask = xp.empty(x6.shape, dtype=bool)
-    step = _block_images(N, x6[0].nbytes)
+    step = _pool_block_images(N, x6[0].nbytes)
     for s in range(0, N, step):
         xb, yb = x6[s:s + step], y[s:s + step]
         if len(offsets) == 1:
@@ -214,12 +225,20 @@ def maxpool_tiled_backward(dy, mask, padded_shape):
     xp = backend.xp()
     N, Ho, ph, Wo, pw, C = mask.shape
     dy6 = dy[:, :, None, :, None]
-    if padded_shape[1] == Ho * ph and padded_shape[2] == Wo * pw:
-        dxp = xp.empty(padded_shape, dtype=dy.dtype)
-        xp.multiply(dy6, mask, out=dxp.reshape(mask.shape))  # contiguous: a view
+    if padded_shape[1] != Ho * ph or padded_shape[2] != Wo * pw:
+        dxp = xp.zeros(padded_shape, dtype=dy.dtype)
+        dxp[:, :Ho * ph, :Wo * pw] = (dy6 * mask).reshape(N, Ho * ph, Wo * pw, C)
         return dxp
-    dxp = xp.zeros(padded_shape, dtype=dy.dtype)
-    dxp[:, :Ho * ph, :Wo * pw] = (dy6 * mask).reshape(N, Ho * ph, Wo * pw, C)
+    dxp = xp.empty(padded_shape, dtype=dy.dtype)
+    dx6 = dxp.reshape(mask.shape)  # contiguous: a view
+    # The mask cast to 0/1 in dx, then dx *= dy, a block of images at a time (the block
+    # is still in cache for the product): NumPy's float-times-bool product casts through
+    # a buffer and costs more than the two passes.
+    step = _pool_block_images(N, dx6[0].nbytes)
+    for s in range(0, N, step):
+        block = dx6[s:s + step]
+        block[...] = mask[s:s + step]
+        block *= dy6[s:s + step]
     return dxp
 
 
