@@ -134,7 +134,7 @@ def _compare_fused(name, dtype, masked):
             for _ in range(n_args - 1)]
     if name == "gru_forward":  # b_hh is a bias row (H,)
         args[6] = backend.asarray(rng.standard_normal(H).astype(dtype))
-    m = backend.asarray(MASK[:, :1].astype(dtype)) if masked else 1.0
+    m = backend.asarray(MASK[:, :1].astype(dtype) if masked else np.ones((), dtype))
     kernel = backend.fused(fn)
     assert kernel is not fn and backend.fused(fn) is kernel
     got = kernel(*args, m)

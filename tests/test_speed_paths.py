@@ -323,10 +323,10 @@ def test_lstm_fused_helpers_equal_the_readable_loops(xp, masked, state, return_s
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
-def test_lstm_fast_path_buffers_do_not_leak_between_calls(xp):
-    """The fast path keeps its per-step buffers on the layer and reuses them: a result
-    already handed out must not change when the next call (of another shape) reuses
-    them, and backward twice after one forward gives the same gradients."""
+def test_lstm_results_survive_the_next_call(xp):
+    """The fast path writes in place into its own arrays: a result already handed out
+    must not change when the layer runs again (on another shape, then the same one),
+    and backward twice after one forward gives the same gradients."""
     from mmscratch.nn import LSTM
 
     rng = np.random.default_rng(14)

@@ -48,7 +48,7 @@ def gru_step_forward(xz, xr, xh, uz, ur, uh, b_hh, h_prev, m):
 
     Only element-wise operations: :func:`mmscratch.backend.fused` makes it one CUDA
     kernel on CuPy; on NumPy it runs as written. Shapes: each argument ``(N, H)`` or
-    broadcastable (b_hh ``(H,)``, m ``(N, 1)`` 0/1 floats or 1.0) -> ``(z, r, h~, u_h,
+    broadcastable (b_hh ``(H,)``, m ``(N, 1)`` 0/1 floats or a 0-d 1) -> ``(z, r, h~, u_h,
     h_t)``, each ``(N, H)``. Chapter: chapters/03-2-models.md.
     """
     z = stable_sigmoid(xz + uz)

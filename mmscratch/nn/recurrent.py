@@ -20,7 +20,7 @@ do the same arithmetic, and tests check that all three agree:
 
 * on the CPU, :func:`lstm_forward_fused` / :func:`lstm_backward_fused`: a feature-major
   layout (every per-step array ``(rows, N)``, so each gate block is contiguous), one tanh
-  for all four gates, every step written in place into buffers the layer keeps;
+  for all four gates, every step written in place into arrays allocated once per call;
 * on CuPy, :func:`lstm_forward_kernels` / :func:`lstm_backward_kernels`: each step's
   element-wise gate arithmetic is one plain function of arrays
   (:func:`lstm_step_forward`, :func:`lstm_step_backward`) that
@@ -71,9 +71,15 @@ def use_step_kernels(layer):
 
 
 def _step_masks(mask, t_steps, dtype):
-    """Per-step 0/1 factors for the step functions: ``(N, 1)`` floats, or 1.0 unmasked."""
+    """Per-step 0/1 factors for the step functions: ``(N, 1)`` arrays, or a 0-d one.
+
+    Arrays of the data's dtype, never a Python float: ``cupy.fuse`` has typed a Python
+    scalar *argument* as float64 and so turned a float32 step into float64
+    (cupy/cupy#9400, CuPy 13.6); a 0-d array keeps the dtype.
+    """
+    xp = backend.xp()
     if mask is None:
-        return [1.0] * t_steps
+        return [xp.ones((), dtype=dtype)] * t_steps
     return mask.T[:, :, None].astype(dtype)  # (T, N, 1)
 
 
@@ -267,8 +273,7 @@ class LSTM(_Recurrent):
     Backward uses the derivatives written through the gate values,
     sigma' = sigma (1 - sigma) and tanh' = 1 - tanh^2. ``use_fast_path`` (class
     attribute, default True) runs :func:`lstm_forward_fused` / :func:`lstm_backward_fused`
-    (feature-major layout, one tanh for all four gates, in-place steps into buffers kept
-    on the layer between calls, about 35 MB at N=64, T=50, H=128) instead of the
+    (feature-major layout, one tanh for all four gates, in-place steps) instead of the
     readable step loops, or, on the cupy backend (``step_kernels``),
     :func:`lstm_forward_kernels` / :func:`lstm_backward_kernels` (one fused GPU kernel
     per step); the input gradient is skipped (backward returns None) while
@@ -281,7 +286,6 @@ class LSTM(_Recurrent):
                  name=None):
         super().__init__(units, return_sequences, seed, name)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self._work = {}  # the fast path's buffers, reused across calls (see _buffer)
 
     def build(self, input_shape):
         from . import initializers  # noqa: PLC0415
@@ -328,7 +332,7 @@ class LSTM(_Recurrent):
             self._cache = ("kernels", xt, steps, hs, h0, c0, mask, state_kind)
             return self._output(hs.transpose(1, 0, 2))
         if self.use_fast_path:
-            fast = lstm_forward_fused(xt, W, U, b, h0, c0, mask, self._work)
+            fast = lstm_forward_fused(xt, W, U, b, h0, c0, mask)
             self._cache = ("fast", xt.shape, fast, mask, state_kind)
             hT = fast[3][:self.units, 1:]  # (H, T, N): h_t^T, feature-major
             xp = backend.xp()
@@ -371,8 +375,8 @@ class LSTM(_Recurrent):
         if cache[0] == "fast":
             _, (t_steps, n, _), fast, mask, state_kind = cache
             dz, dh0, dc0 = lstm_backward_fused(self._upstream_feature_major(dy, t_steps, n),
-                                               fast, U, mask, self._work)
-            dW, dU, db, dz2 = lstm_weight_grads_fused(fast[3], dz, self._work)
+                                               fast, U, mask)
+            dW, dU, db, dz2 = lstm_weight_grads_fused(fast[3], dz)
             dx = None
             if self.needs_input_grad:  # dx_t = dz_t W^T, gate order i, f, o, g in dz2
                 xp = backend.xp()
@@ -492,7 +496,7 @@ def lstm_step_forward(xi, xf, xg, xo, ui, uf, ug, uo, c_prev, h_prev, m):
     Only element-wise operations, so :func:`mmscratch.backend.fused` turns it into one
     CUDA kernel on CuPy; on NumPy it runs as written (tests check it against
     ``LSTM._forward_steps``). Shapes: every argument ``(N, H)`` or broadcastable to it
-    (m: ``(N, 1)`` 0/1 floats, or the scalar 1.0) -> ``(i, f, g, o, c_t, tanh(c_t), h_t)``,
+    (m: ``(N, 1)`` 0/1 floats, or a 0-d 1) -> ``(i, f, g, o, c_t, tanh(c_t), h_t)``,
     each ``(N, H)``; tanh(c_t) is that of the new, unmasked cell, as the readable loop
     caches it. Chapter: chapters/03-2-models.md.
     """
@@ -594,26 +598,7 @@ def _swap_go(a, H):
                                     axis=-1)
 
 
-def _buffer(work, name, shape, dtype):
-    """An uninitialised array from the workspace dict ``work`` (allocated on first use or
-    when the shape, dtype or backend changed), or a fresh one when ``work`` is None.
-
-    Why: a fresh NumPy array of a few MB is new memory the kernel must map and zero page
-    by page on first touch; at the LSTM benchmark's size (about 35 MB of per-call arrays)
-    that cost ~3 ms per forward+backward (one thread), about as much as all the per-step
-    element-wise work.
-    """
-    xp = backend.xp()
-    key = (name, backend.name())
-    a = None if work is None else work.get(key)
-    if a is None or tuple(a.shape) != tuple(shape) or a.dtype != dtype:
-        a = xp.empty(shape, dtype=dtype)
-        if work is not None:
-            work[key] = a
-    return a
-
-
-def lstm_forward_fused(xt, W, U, b, h0, c0, mask=None, work=None):
+def lstm_forward_fused(xt, W, U, b, h0, c0, mask=None):
     """The LSTM forward of ``LSTM._forward_steps``, every step on contiguous blocks.
 
     Three rearrangements, the same arithmetic:
@@ -630,10 +615,10 @@ def lstm_forward_fused(xt, W, U, b, h0, c0, mask=None, work=None):
       ``K = H + D + 1``; h_t is written straight into the next step's rows (``out=``),
       and the same buffer gives ``[dU; dW; db]`` in one product after the backward loop.
 
-    Every step writes into preallocated buffers (``out=``): a NumPy temporary of this
-    size costs more than the arithmetic on it. With a dict ``work`` (the layer's), the
-    buffers are kept there and reused by the next call of the same shape (see
-    :func:`_buffer`); the returned cache then lives in them until the next call.
+    Every step writes into arrays allocated once per call (``out=``): a fresh NumPy
+    temporary per operation costs more than the arithmetic on a step's few thousand
+    numbers (measured: a product into a new (64, 128) array ~13 us, into an existing one
+    ~1.5 us).
 
     Shapes: xt ``(T, N, D)``, W ``(D, 4H)``, U ``(H, 4H)``, b ``(4H,)``, h0, c0 ``(N, H)``,
     mask ``(N, T)`` or None -> the cache ``(gates (T, 4H, N)`` (i, f, o, g after
@@ -648,16 +633,16 @@ def lstm_forward_fused(xt, W, U, b, h0, c0, mask=None, work=None):
     rows[:, :3 * H] *= 0.5  # sigma(z) = 0.5 tanh(z / 2) + 0.5
     stacked_t = xp.ascontiguousarray(rows.T)  # (4H, K)
     dtype = xp.result_type(xt, stacked_t)
-    hx = _buffer(work, "hx", (k, t_steps + 1, n), dtype)  # rows [h_{t-1}; x_t; 1] of step t
+    hx = xp.empty((k, t_steps + 1, n), dtype=dtype)  # rows [h_{t-1}; x_t; 1] of step t
     hx[:H, 0] = h0.T
     hx[H:H + d, :t_steps] = xt.transpose(2, 0, 1)
     hx[H:H + d, t_steps] = 0  # column T only holds h_T
     hx[k - 1] = 1
-    gates = _buffer(work, "gates", (t_steps, 4 * H, n), dtype)
-    cs = _buffer(work, "cs", (t_steps + 1, H, n), dtype)
+    gates = xp.empty((t_steps, 4 * H, n), dtype=dtype)
+    cs = xp.empty((t_steps + 1, H, n), dtype=dtype)
     cs[0] = c0.T
-    tanh_cs = _buffer(work, "tanh_cs", (t_steps, H, n), dtype)
-    ig = _buffer(work, "ig", (H, n), dtype)
+    tanh_cs = xp.empty((t_steps, H, n), dtype=dtype)
+    ig = xp.empty((H, n), dtype=dtype)
     keep = None if mask is None else ~mask.T[:, None, :]  # (T, 1, N): padded step
     for t in range(t_steps):
         g_all = gates[t]  # (4H, N)
@@ -679,7 +664,7 @@ def lstm_forward_fused(xt, W, U, b, h0, c0, mask=None, work=None):
     return gates, cs, tanh_cs, hx
 
 
-def lstm_backward_fused(dh_up, cache, U, mask=None, work=None):
+def lstm_backward_fused(dh_up, cache, U, mask=None):
     """dL/dz_t of every step from the cache of :func:`lstm_forward_fused`, as
     ``LSTM._backward_steps`` computes it, in the same feature-major layout.
 
@@ -699,8 +684,7 @@ def lstm_backward_fused(dh_up, cache, U, mask=None, work=None):
 
     Shapes: dh_up ``(T, H, N)`` (dL/dh_t from above, feature-major), U ``(H, 4H)``
     (public gate order), mask ``(N, T)`` or None -> dz ``(T, 4H, N)`` (gate order
-    i, f, o, g), dh0, dc0 ``(N, H)``. ``work``: the workspace dict, as for
-    :func:`lstm_forward_fused` (dz then lives there until the next call).
+    i, f, o, g), dh0, dc0 ``(N, H)``.
     """
     xp = backend.xp()
     gates, cs, tanh_cs, _ = cache
@@ -713,12 +697,11 @@ def lstm_backward_fused(dh_up, cache, U, mask=None, work=None):
         real = mask.T[:, None, :].astype(dtype)  # (T, 1, N): 1 on a real step
         keep = 1 - real  # 1 on a padded step: carry dh, dc through it
         f_eff = xp.where(keep > 0, 1, f_eff)  # dc_{t-1} = dc on a padded step
-    dz = _buffer(work, "dz", gates.shape, dtype)
+    dz = xp.empty(gates.shape, dtype=dtype)
     u_int = xp.ascontiguousarray(_swap_go(U, H))  # (H, 4H), gate order i, f, o, g
-    dh, tmp, dc, dh_next = (_buffer(work, name, (H, n), dtype)
-                            for name in ("dh", "tmp", "dc", "dh_next"))
-    dc[...] = 0  # dL/dc_t (from step t+1 until updated)
-    dh_next[...] = 0
+    dh, tmp = xp.empty((H, n), dtype=dtype), xp.empty((H, n), dtype=dtype)
+    dc = xp.zeros((H, n), dtype=dtype)  # dL/dc_t (from step t+1 until updated)
+    dh_next = xp.zeros((H, n), dtype=dtype)
     for t in range(t_steps - 1, -1, -1):
         g_all, dz_t, tc = gates[t], dz[t], tanh_cs[t]  # (4H, N), (4H, N), (H, N)
         i, o, g = g_all[:H], g_all[2 * H:3 * H], g_all[3 * H:]
@@ -752,7 +735,7 @@ def lstm_backward_fused(dh_up, cache, U, mask=None, work=None):
     return dz, xp.ascontiguousarray(dh_next.T), xp.ascontiguousarray(dc.T)
 
 
-def lstm_weight_grads_fused(hx, dz, work=None):
+def lstm_weight_grads_fused(hx, dz):
     """(dW, dU, db) in the public gate order from :func:`lstm_forward_fused`'s rows and
     :func:`lstm_backward_fused`'s dz, and dz as ``(4H, T N)`` for the input gradient.
 
@@ -764,8 +747,6 @@ def lstm_weight_grads_fused(hx, dz, work=None):
     t_steps, g4, n = dz.shape
     H = g4 // 4
     k = hx.shape[0]
-    dz2 = _buffer(work, "dz2", (g4, t_steps, n), dz.dtype)
-    dz2[...] = dz.transpose(1, 0, 2)
-    dz2 = dz2.reshape(g4, t_steps * n)
+    dz2 = backend.xp().ascontiguousarray(dz.transpose(1, 0, 2)).reshape(g4, t_steps * n)
     full = _swap_go(hx[:, :t_steps].reshape(k, t_steps * n) @ dz2.T, H)  # (K, 4H)
     return full[H:k - 1], full[:H], full[k - 1], dz2
