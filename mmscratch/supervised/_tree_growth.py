@@ -396,21 +396,20 @@ def _cumsum_restarting(a, pair_first, pair_total_before):
     return backend.xp().cumsum(a, axis=-1, out=a)
 
 
-def proxy_gini_exact(crit, gid, w_e, t_e, lay, totals, valid, wt_e, pair_node):
+def proxy_gini_exact(crit, gid, w_e, t_e, lay, totals, valid, pair_node):
     """:func:`proxy_gini` for integer weights where every pair holds all its node's rows
     (the fast search): the running sums restart at each pair by subtracting the previous
-    pair's node total (:func:`_cumsum_restarting`), not by expanding per-pair offsets.
-    ``pair_node (P,)``: node of each pair. Same numbers (integer sums are exact)."""
+    pair's node total (:func:`_cumsum_restarting`), not by expanding per-pair offsets,
+    and ``sum_k T_k n_Lk`` is a product with the left counts (the node totals ``T``
+    repeated over the runs), not a second pass over the entries. ``pair_node (P,)``: node
+    of each pair. Same numbers (integer sums are exact)."""
     xp = backend.xp()
     S = crit.group_stats(gid, w_e, t_e, lay.n_groups)                  # (K, G)
-    prev = pair_node[:-1]
-    L = _cumsum_restarting(S, lay.pair_first, totals[:, prev])         # (K, G)
+    L = _cumsum_restarting(S, lay.pair_first, totals[:, pair_node[:-1]])   # (K, G)
     sq_left = xp.einsum("kg,kg->g", L, L)
     w_left = L.sum(axis=0)
-    sq_total = (totals * totals).sum(axis=0)                           # (n,)
-    cross = _cumsum_restarting(xp.bincount(gid, weights=wt_e, minlength=lay.n_groups),
-                               lay.pair_first, sq_total[prev])
-    sq_right = lay.per_group(sq_total) - 2.0 * cross + sq_left
+    cross = xp.einsum("kg,kg->g", lay.per_group(totals), L)           # sum_k T_k n_Lk
+    sq_right = lay.per_group((totals * totals).sum(axis=0)) - 2.0 * cross + sq_left
     w_right = lay.per_group(totals.sum(axis=0)) - w_left
     wl = xp.where(valid, w_left, 1.0)
     wr = xp.where(valid, w_right, 1.0)
@@ -588,9 +587,8 @@ def _best_splits_fast(codes, values, n_codes, sample, w, target, n_rows_node, fe
 
     # ---- proxy of every candidate threshold, as in _best_splits
     if crit.name == "gini":
-        row_wt = w * totals[target, node_of_row]
         proxy = proxy_gini_exact(crit, gid, w[r_e], target[r_e], lay, totals, valid,
-                                 row_wt[r_e], flat_pairs // m)
+                                 flat_pairs // m)
     else:
         proxy = proxy_by_counts(crit, gid, w[r_e], target[r_e], lay, totals, valid)
 
