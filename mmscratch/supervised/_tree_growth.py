@@ -396,16 +396,12 @@ def _cumsum_restarting(a, pair_first, pair_total_before):
     return backend.xp().cumsum(a, axis=-1, out=a)
 
 
-def proxy_gini_exact(crit, gid, w_e, t_e, lay, totals, valid, pair_node):
-    """:func:`proxy_gini` for integer weights where every pair holds all its node's rows
-    (the fast search): the running sums restart at each pair by subtracting the previous
-    pair's node total (:func:`_cumsum_restarting`), not by expanding per-pair offsets,
-    and ``sum_k T_k n_Lk`` is a product with the left counts (the node totals ``T``
-    repeated over the runs), not a second pass over the entries. ``pair_node (P,)``: node
-    of each pair. Same numbers (integer sums are exact)."""
+def proxy_gini_exact(L, lay, totals, valid):
+    """:func:`proxy_gini` from the left class counts ``L (K, G)`` (the fast search forms
+    them with :func:`_cumsum_restarting`): ``sum_k T_k n_Lk`` is a product with the left
+    counts (the node totals ``T`` repeated over the runs), not a second pass over the
+    entries. Same numbers with integer weights (every sum is an integer)."""
     xp = backend.xp()
-    S = crit.group_stats(gid, w_e, t_e, lay.n_groups)                  # (K, G)
-    L = _cumsum_restarting(S, lay.pair_first, totals[:, pair_node[:-1]])   # (K, G)
     sq_left = xp.einsum("kg,kg->g", L, L)
     w_left = L.sum(axis=0)
     cross = xp.einsum("kg,kg->g", lay.per_group(totals), L)           # sum_k T_k n_Lk
@@ -502,24 +498,28 @@ def _best_splits(codes, values, n_codes, sample, w, target, n_rows_node, feats, 
 
 def _best_splits_fast(codes, values, n_codes, sample, w, target, n_rows_node, feats,
                       totals, crit, msl, first_nonconstant):
-    """:func:`_best_splits` with fewer entries and cheaper ones (the CPU path; same
-    arguments, same results: ``tests/test_speed_paths.py``).
+    """:func:`_best_splits` with fewer entries and cheaper ones, for class counts with
+    integer weights (the CPU path; same arguments, same results to the last bit:
+    ``tests/test_tree_speed_paths.py``).
 
-    Three differences in how, none in what:
+    Differences in how, none in what:
 
     * the codes are read as one ``(R, m)`` block (row r, its node's c-th candidate
       feature): a gather of whole rows of ``feats`` instead of per-entry index arrays;
     * pairs whose feature is constant in the node (min code = max code, from two
       ``reduceat`` over the node's rows) are dropped before the split search: they have
-      no candidate threshold, and on MNIST they are about 40% of the entries (empty
-      border pixels, and most pixels of a small node);
-    * the pairs left are numbered ``0..P'-1`` in the same (node, draw) order, so the key
-      space of the histogram is ``P' x n_codes``.
+      no candidate threshold (on MNIST ~40% of the pairs: blank border pixels, and most
+      pixels of a small node);
+    * so are the entries at their pair's smallest code: that first run's class counts
+      are the node's totals minus those of the pair's other runs (on MNIST ~70% of the
+      remaining entries, mostly blank pixels); one key per pair stands for the run;
+    * the pairs left are numbered ``0..P'-1`` in the same (node, draw) order; the runs
+      come from :func:`_runs_fast`, the running sums from :func:`_cumsum_restarting`.
 
-    The candidates of a node, their order (draw order, then value) and the statistics
-    summed for each are those of :func:`_best_splits`; so is every proxy with integer
-    weights (no weights, bootstrap counts). NumPy only (``reduceat``); CuPy takes
-    :func:`_best_splits`.
+    The candidates of a node, their order (draw order, then value) and their proxies are
+    those of :func:`_best_splits`: every sum is an integer, exact in any order. NumPy
+    only (``reduceat``); CuPy, regression and real-valued weights take
+    :func:`_best_splits` (:func:`_split_search`).
     """
     xp = backend.xp()
     n, m = feats.shape
@@ -551,46 +551,62 @@ def _best_splits_fast(codes, values, n_codes, sample, w, target, n_rows_node, fe
     if n_pairs == 0:
         return has_split, feature, thr, best_all, all_constant
 
-    # ---- entries of the searched pairs: key = local pair * n_codes + code
+    # ---- entries of the searched pairs, but for those at their pair's smallest code:
+    # the first run's statistics are the node's totals minus the other runs' (on MNIST
+    # ~70% of the entries lie there, mostly blank pixels). key = local pair, code.
     local = xp.cumsum(search.ravel()).reshape(n, m) - 1                       # (n, m)
     base = (local * n_codes)[node_of_row]                                     # (R, m)
-    keep = search[node_of_row]                                                # (R, m)
+    keep = search[node_of_row] & (C != lo[node_of_row])                       # (R, m)
     base += C
     key = base[keep]                                                          # (E',)
-    per_row = search.sum(axis=1)[node_of_row]
-    r_e = _repeat(xp.arange(n_rows), per_row, int(key.shape[0]))              # row
-    g_key, gid, order = _runs_fast(key, n_pairs * n_codes, n_codes)           # (G,)
-    if order is not None:
-        r_e = r_e[order]
+    r_e = xp.nonzero(keep)[0]                                                 # row of each
+    n_kept = int(key.shape[0])
+    first_key = (local * n_codes + lo)[search]                                # (P',)
+    g_key, gid, order = _runs_fast(xp.concatenate([key, first_key]), n_pairs * n_codes,
+                                   n_codes)                                   # (G,)
+    if order is not None:  # back to the entries' order
+        unsorted = xp.empty_like(gid)
+        unsorted[order] = gid
+        gid = unsorted
+    gid = gid[:n_kept]
     n_groups = int(g_key.shape[0])
     g_local = g_key // n_codes                                                # (G,) sorted
     g_pair = flat_pairs[g_local]
     g_feat = feats.ravel()[g_pair]
     g_val = values[g_feat, g_key % n_codes]                                   # (G,)
     g_node = g_pair // m
+    pair_node = flat_pairs // m                                               # (P',)
 
     is_first = xp.concatenate([xp.ones(1, dtype=bool), g_local[1:] != g_local[:-1]])
     pair_first = xp.nonzero(is_first)[0]                                      # (P',)
     runs_per_pair = xp.diff(xp.concatenate([pair_first, xp.full(1, n_groups)]))
-    runs_per_node = xp.bincount(flat_pairs // m, weights=runs_per_pair,
+    runs_per_node = xp.bincount(pair_node, weights=runs_per_pair,
                                 minlength=n).astype(xp.int64)                 # (n,)
     lay = _Layout(g_local, g_node, pair_first, runs_per_pair, runs_per_node)
 
     last_in_pair = xp.concatenate([is_first[1:], xp.ones(1, dtype=bool)])
     next_val = xp.concatenate([g_val[1:], xp.full(1, xp.inf)])
     valid = ~last_in_pair & (next_val > g_val + FEATURE_THRESHOLD)
+    kept_local = key // n_codes                                               # (E',)
     if msl > 1:
         runs = xp.bincount(gid, minlength=n_groups)
+        runs[pair_first] = n_rows_node[pair_node] - xp.bincount(kept_local,
+                                                                minlength=n_pairs)
         n_left = lay.within_pair_cumsum(runs)
         n_right = lay.per_group(n_rows_node) - n_left
         valid &= (n_left >= msl) & (n_right >= msl)
 
-    # ---- proxy of every candidate threshold, as in _best_splits
+    # ---- class counts of every run (the first: node totals minus the rest), proxies
+    w_e, t_e = w[r_e], target[r_e]
+    S = crit.group_stats(gid, w_e, t_e, n_groups)                             # (K, G)
+    k = int(S.shape[0])
+    rest = xp.bincount(kept_local * k + t_e, weights=w_e, minlength=n_pairs * k)
+    S[:, pair_first] = totals[:, pair_node] - rest.reshape(n_pairs, k).T
+    L = _cumsum_restarting(S, pair_first, totals[:, pair_node[:-1]])          # (K, G)
     if crit.name == "gini":
-        proxy = proxy_gini_exact(crit, gid, w[r_e], target[r_e], lay, totals, valid,
-                                 flat_pairs // m)
+        proxy = proxy_gini_exact(L, lay, totals, valid)
     else:
-        proxy = proxy_by_counts(crit, gid, w[r_e], target[r_e], lay, totals, valid)
+        proxy = crit.proxy(L, lay.per_group(totals) - L, valid)
 
     # ---- best candidate of each node that has one
     searched = runs_per_node > 0
