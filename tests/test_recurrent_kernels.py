@@ -19,7 +19,7 @@ from mmscratch import backend
 from mmscratch.gradcheck import assert_gradcheck, check_layer, to_float64
 from mmscratch.nn import GRU, LSTM
 from mmscratch.nn.gru import gru_step_backward, gru_step_forward
-from mmscratch.nn.recurrent import lstm_step_backward, lstm_step_forward
+from mmscratch.nn.lstm_steps import lstm_step_backward, lstm_step_forward
 
 N, T, D, H = 3, 5, 4, 6
 MASK = np.array([[1, 1, 0, 1, 1], [1, 1, 1, 1, 1], [0, 1, 1, 0, 0]], dtype=bool)

@@ -31,7 +31,8 @@ import numpy as np
 
 from .. import backend
 from . import initializers
-from .recurrent import _Recurrent, _step_masks, _time_major, stable_sigmoid, use_step_kernels
+from .lstm_steps import _step_masks, use_step_kernels
+from .recurrent import _Recurrent, _time_major, stable_sigmoid
 
 __all__ = ["GRU", "gru_step_forward", "gru_step_backward"]
 
@@ -149,7 +150,7 @@ class GRU(_Recurrent):
                              f"got {tuple(b.shape)}")
 
     #: One fused kernel per step for reset_after=True (see
-    #: :func:`mmscratch.nn.recurrent.use_step_kernels`); None = on the cupy backend only.
+    #: :func:`mmscratch.nn.lstm_steps.use_step_kernels`); None = on the cupy backend only.
     step_kernels = None
 
     def forward(self, x, training=False, mask=None, initial_state=None):
