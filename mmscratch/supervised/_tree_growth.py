@@ -558,8 +558,9 @@ def _best_splits_fast(codes, values, n_codes, sample, w, target, n_rows_node, fe
     base = (local * n_codes)[node_of_row]                                     # (R, m)
     keep = search[node_of_row] & (C != lo[node_of_row])                       # (R, m)
     base += C
-    key = base[keep]                                                          # (E',)
-    r_e = xp.nonzero(keep)[0]                                                 # row of each
+    flat = xp.flatnonzero(keep)   # (a 2-D mask index costs ~10x a flat take, in NumPy)
+    key = base.ravel().take(flat)                                             # (E',)
+    r_e = flat // m                                                           # row of each
     n_kept = int(key.shape[0])
     first_key = (local * n_codes + lo)[search]                                # (P',)
     g_key, gid, order = _runs_fast(xp.concatenate([key, first_key]), n_pairs * n_codes,
