@@ -18,6 +18,8 @@ Specification
   takes the fast search only there (class counts, integer weights), where its numbers
   are the readable search's to the last bit; regression and real-valued weights keep
   the readable one (a last-bit difference could order two tied splits differently).
+* ``draw_features`` rechecks only the redrawn rows for repeats, and draws exactly what
+  the readable rejection loop (recheck every row each round) draws from the same seed.
 * A forest's trees are the same whether its groups of trees (the trees that share one
   Generator of feature draws) are grown one group per call or all in one call.
 """
@@ -160,3 +162,19 @@ def test_fast_runs_are_the_sorted_runs(monkeypatch, n_codes, n_pairs):
         else:               # stable order, as the readable sort's
             np.testing.assert_array_equal(h(order), h(ref_order))
             np.testing.assert_array_equal(h(gid), h(ref_gid))
+
+
+@pytest.mark.parametrize("n_nodes,d,m", [(3000, 784, 28), (500, 40, 9), (7, 30, 3)])
+def test_feature_draws_equal_the_readable_rejection_loop(n_nodes, d, m):
+    def readable(rng):
+        out = rng.integers(0, d, size=(n_nodes, m))
+        while True:  # every row checked every round; rows with a repeat drawn again
+            s = np.sort(out, axis=1)
+            again = (s[:, 1:] == s[:, :-1]).any(axis=1)
+            if not again.any():
+                return out
+            out[again] = rng.integers(0, d, size=(int(again.sum()), m))
+
+    a = tg.draw_features(np.random.default_rng(3), n_nodes, d, m)
+    b = readable(np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)

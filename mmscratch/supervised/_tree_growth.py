@@ -668,12 +668,13 @@ def draw_features(rng, n_nodes, d, m):
         return np.argpartition(rng.random((n_nodes, d), dtype=np.float32), m - 1,
                                axis=1)[:, :m]
     out = rng.integers(0, d, size=(n_nodes, m))
+    pending = np.arange(n_nodes)          # rows to check: all, then the redrawn ones
     while True:
-        s = np.sort(out, axis=1)
-        again = (s[:, 1:] == s[:, :-1]).any(axis=1)
-        if not again.any():
+        s = np.sort(out[pending], axis=1)
+        pending = pending[(s[:, 1:] == s[:, :-1]).any(axis=1)]
+        if not pending.size:
             return out
-        out[again] = rng.integers(0, d, size=(int(again.sum()), m))
+        out[pending] = rng.integers(0, d, size=(pending.size, m))
 
 
 def grow_trees(Xf, codes, values, n_codes, target, weights, crit, params, rng,
@@ -781,7 +782,7 @@ def grow_trees(Xf, codes, values, n_codes, target, weights, crit, params, rng,
         rank = xp.cumsum(has) - 1
         row_split = has[node]
         s_node = node[row_split]
-        go_left = Xf[sample[row_split], feat[s_node]] <= thr[s_node]
+        go_left = Xf.ravel().take(sample[row_split] * d + feat[s_node]) <= thr[s_node]
         child_of_row = 2 * rank[s_node] + xp.where(go_left, 0, 1)
         # rows stay sorted by node: a stable sort moves each node's left rows first
         by_child = xp.argsort(child_of_row, kind="stable")
