@@ -147,7 +147,7 @@ def test_trees_per_call_change_no_tree(monkeypatch):
         same_tree(a.tree_, b.tree_)
 
 
-@pytest.mark.parametrize("n_codes,n_pairs", [(256, 40), (256, 5000), (300, 300),
+@pytest.mark.parametrize("n_codes,n_pairs", [(256, 40), (256, 5000), (300, 300), (256, 100000),
                                              (1 << 17, 3)])
 def test_fast_runs_are_the_sorted_runs(monkeypatch, n_codes, n_pairs):
     r = np.random.default_rng(n_pairs)

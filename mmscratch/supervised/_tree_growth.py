@@ -291,10 +291,10 @@ def _runs_fast(key, space, n_codes):
 
     * Space at most ``_DENSE_FACTOR_FAST x E``: mark the occupied keys in a bool array,
       number them in order (``flatnonzero``) and look every entry's number up (int32).
-    * Else: two stable radix sorts (numpy's ``argsort(kind="stable")`` of 8/16-bit
-      integers), first by code, then by pair, which together order by (pair, code), as
-      the readable stable sort of the whole key; a key space too large for two 16-bit
-      digits takes that sort.
+    * Else: stable radix sorts (numpy's ``argsort(kind="stable")`` of 8/16-bit
+      integers), first by code, then by the pair's low and (past 2^16 pairs) high 16
+      bits, which together order by (pair, code), as the readable stable sort of the
+      whole key; codes past 2^16 or pairs past 2^32 take that sort.
 
     Entries are summed per run in another order than the readable way's, which is why
     the fast search is used only where the sums are integers (exact in any order).
@@ -308,12 +308,22 @@ def _runs_fast(key, space, n_codes):
         number = xp.empty(space, dtype=xp.int32)
         number[g_key] = xp.arange(g_key.shape[0], dtype=xp.int32)
         return g_key, number[key], None
-    if n_codes > 1 << 16 or space // n_codes > 1 << 16:
+    n_pairs = space // n_codes
+    if n_codes > 1 << 16 or n_pairs > 1 << 32:
         return _runs_sorted(key)
-    digit = xp.uint8 if n_codes <= 1 << 8 else xp.uint16
-    by_code = xp.argsort((key % n_codes).astype(digit), kind="stable")
-    pair = (key // n_codes).astype(xp.uint16)[by_code]
-    order = by_code[xp.argsort(pair, kind="stable")]
+    # least significant digit first: code, then the pair's low 16 bits, then its high
+    def small(bound):  # numpy radix-sorts 8- and 16-bit integers
+        return xp.uint8 if bound <= 1 << 8 else xp.uint16
+
+    digits = [(key % n_codes).astype(small(n_codes))]
+    pair = key // n_codes
+    if n_pairs <= 1 << 16:
+        digits.append(pair.astype(small(n_pairs)))
+    else:
+        digits += [(pair & 0xFFFF).astype(xp.uint16), (pair >> 16).astype(xp.uint16)]
+    order = xp.argsort(digits[0], kind="stable")
+    for digit in digits[1:]:
+        order = order[xp.argsort(digit[order], kind="stable")]
     key_s = key[order]
     start = xp.concatenate([xp.ones(1, dtype=bool), key_s[1:] != key_s[:-1]])
     return key_s[start], xp.cumsum(start) - 1, order

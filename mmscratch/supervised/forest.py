@@ -56,10 +56,14 @@ __all__ = ["RandomForestClassifier", "RandomForestRegressor"]
 _ENTRIES_PER_BATCH = {"cupy": 1 << 24}
 _ENTRIES_PER_BATCH_CPU = 1 << 18
 # Trees grown together in one call of grow_trees (whole groups of the above): fewer
-# levels to step through, each with bigger arrays. On the CPU ~5 MNIST trees per call
-# (2^20 entries) cost about 3/4 of one at a time; a GPU already takes 2^24 per group.
+# levels to step through, each with bigger arrays. On the CPU this pays only while a
+# call holds few trees, whose levels' fixed costs then dominate: 5 MNIST trees per call
+# (2^20 entries) cost about 3/4 of one at a time, but FSDD's groups of 30 small trees
+# grow slower 120 at a time (continuous features: one run per entry, (K, G) arrays past
+# the caches). A GPU already takes 2^24 entries per group.
 _ENTRIES_PER_CALL = {"cupy": 1 << 24}
 _ENTRIES_PER_CALL_CPU = 1 << 20
+_TREES_PER_CALL_CPU = 8
 
 
 class _BaseForest(BaseEstimator):
@@ -114,7 +118,8 @@ class _BaseForest(BaseEstimator):
         per_call = _ENTRIES_PER_CALL.get(backend.name(), _ENTRIES_PER_CALL_CPU)
         batch = group
         if sums_are_exact(crit, weights):  # (else sums over more trees round otherwise)
-            batch = group * max(1, per_call // (group * per_tree))  # trees per call
+            cap = _TREES_PER_CALL_CPU if backend.name() != "cupy" else n_estimators
+            batch = group * max(1, min(per_call // (group * per_tree), cap // group))
         self.estimators_, importances = [], []
         for start in range(0, n_estimators, batch):
             stop = min(n_estimators, start + batch)
