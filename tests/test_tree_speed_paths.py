@@ -16,8 +16,10 @@ Specification
   threshold, children, values and sample counts), for Gini and entropy, with
   ``min_samples_leaf`` > 1 and with draws that are often all constant (retries). The fit
   takes the fast search only there (class counts, integer weights), where its numbers
-  are the readable search's to the last bit; regression and real-valued weights keep
-  the readable one (a last-bit difference could order two tied splits differently).
+  are the readable search's to the last bit, and where it pays (features of at most 256
+  distinct values); regression and real-valued weights keep the readable one (a
+  last-bit difference could order two tied splits differently), and so do continuous
+  features.
 * ``draw_features`` rechecks only the redrawn rows for repeats, and draws exactly what
   the readable rejection loop (recheck every row each round) draws from the same seed.
 * A forest's trees are the same whether its groups of trees (the trees that share one
@@ -42,7 +44,7 @@ def h(a):
 def mixed_data(seed, n=400, d=12, classes=3):
     """Constant columns, few-valued (tied) columns and continuous ones; a noisy target."""
     r = np.random.default_rng(seed)
-    X = r.normal(size=(n, d))
+    X = np.round(r.normal(size=(n, d)) * 16) / 16   # <= 256 values a column: fast search
     X[:, 0] = 0.0                                   # constant everywhere
     X[:, 1] = np.where(r.random(n) < 0.9, 0.0, 1.0)  # constant in most small nodes
     X[:, 2:5] = np.round(X[:, 2:5])                 # few values: long runs of ties
@@ -95,6 +97,8 @@ def same_tree(a, b):
 
 
 def both_ways(monkeypatch, make, X, y):
+    # the data are such that a fit takes the fast search (one-byte codes)
+    assert tg.feature_codes(X.astype(np.float32))[2] <= 256
     monkeypatch.setattr(tg, "FAST_SPLIT_SEARCH", False)
     slow = make().fit(X, y)
     monkeypatch.setattr(tg, "FAST_SPLIT_SEARCH", True)
@@ -116,9 +120,10 @@ def test_fit_takes_the_fast_search_only_where_it_is_exact():
     gini, reg = tg._Criterion("gini", 3), tg._Criterion("squared_error", 1)
     counts = backend.asarray(np.array([[0.0, 2.0, 1.0]]))
     real = backend.asarray(np.array([[0.5, 2.0, 1.0]]))
-    assert tg._split_search(gini, counts) is tg._best_splits_fast
-    assert tg._split_search(gini, real) is tg._best_splits
-    assert tg._split_search(reg, counts) is tg._best_splits
+    assert tg._split_search(gini, counts, 256) is tg._best_splits_fast
+    assert tg._split_search(gini, real, 256) is tg._best_splits
+    assert tg._split_search(reg, counts, 256) is tg._best_splits
+    assert tg._split_search(gini, counts, 257) is tg._best_splits  # continuous features
 
 
 @pytest.mark.parametrize("criterion", ["gini", "entropy"])
@@ -127,7 +132,7 @@ def test_trees_with_mostly_constant_draws_are_identical(monkeypatch, criterion):
     # draws are constant, so nodes retry with every feature (the first non-constant wins)
     r = np.random.default_rng(5)
     Z = np.where(r.random((300, 40)) < 0.97, 0.0, 1.0)
-    Z[:, [7, 19, 33]] = r.normal(size=(300, 3))
+    Z[:, [7, 19, 33]] = np.round(r.normal(size=(300, 3)) * 16) / 16
     y = (Z[:, 7] + Z[:, 19] * Z[:, 33] + Z[:, :7].sum(1) > 0.2).astype(int)
     slow, fast = both_ways(monkeypatch, lambda: DecisionTreeClassifier(
         criterion=criterion, max_features=1, random_state=0), Z, y)

@@ -406,15 +406,17 @@ def _cumsum_restarting(a, pair_first, pair_total_before):
     return backend.xp().cumsum(a, axis=-1, out=a)
 
 
-def proxy_gini_exact(L, lay, totals, valid):
+def proxy_gini_exact(L, lay, totals, valid, cross=None):
     """:func:`proxy_gini` from the left class counts ``L (K, G)`` (the fast search forms
-    them with :func:`_cumsum_restarting`): ``sum_k T_k n_Lk`` is a product with the left
-    counts (the node totals ``T`` repeated over the runs), not a second pass over the
-    entries. Same numbers with integer weights (every sum is an integer)."""
+    them with :func:`_cumsum_restarting`). ``cross (G,)``, ``sum_k T_k n_Lk``, when the
+    caller has it from the entries; else a product with the left counts (the node
+    totals ``T`` repeated over the runs). Same numbers with integer weights (every sum
+    is an integer)."""
     xp = backend.xp()
     sq_left = xp.einsum("kg,kg->g", L, L)
     w_left = L.sum(axis=0)
-    cross = xp.einsum("kg,kg->g", lay.per_group(totals), L)           # sum_k T_k n_Lk
+    if cross is None:
+        cross = xp.einsum("kg,kg->g", lay.per_group(totals), L)       # sum_k T_k n_Lk
     sq_right = lay.per_group((totals * totals).sum(axis=0)) - 2.0 * cross + sq_left
     w_right = lay.per_group(totals.sum(axis=0)) - w_left
     wl = xp.where(valid, w_left, 1.0)
@@ -533,11 +535,13 @@ def _best_splits_fast(codes, values, n_codes, sample, w, target, n_rows_node, fe
     """
     xp = backend.xp()
     n, m = feats.shape
-    n_rows = int(sample.shape[0])
     row_start = xp.cumsum(n_rows_node) - n_rows_node                          # (n,)
-    node_of_row = _repeat(xp.arange(n), n_rows_node, n_rows)                  # (R,)
+
+    def per_row(table):  # (n, m) -> (R, m): its node's row for every row (rows grouped
+        return xp.repeat(table, n_rows_node, axis=0)  # by node; ~3x a fancy index)
+
     # ---- codes of each row's candidate features: (R, m), rows grouped by node
-    fr = feats[node_of_row]                                                   # (R, m)
+    fr = per_row(feats)                                                       # (R, m)
     fr *= codes.shape[1]
     fr += sample[:, None]
     C = codes.ravel().take(fr)                                                # (R, m)
@@ -565,8 +569,8 @@ def _best_splits_fast(codes, values, n_codes, sample, w, target, n_rows_node, fe
     # the first run's statistics are the node's totals minus the other runs' (on MNIST
     # ~70% of the entries lie there, mostly blank pixels). key = local pair, code.
     local = xp.cumsum(search.ravel()).reshape(n, m) - 1                       # (n, m)
-    base = (local * n_codes)[node_of_row]                                     # (R, m)
-    keep = search[node_of_row] & (C != lo[node_of_row])                       # (R, m)
+    base = per_row(local * n_codes)                                           # (R, m)
+    keep = per_row(search) & (C != per_row(lo))                               # (R, m)
     base += C
     flat = xp.flatnonzero(keep)   # (a 2-D mask index costs ~10x a flat take, in NumPy)
     key = base.ravel().take(flat)                                             # (E',)
@@ -575,11 +579,12 @@ def _best_splits_fast(codes, values, n_codes, sample, w, target, n_rows_node, fe
     first_key = (local * n_codes + lo)[search]                                # (P',)
     g_key, gid, order = _runs_fast(xp.concatenate([key, first_key]), n_pairs * n_codes,
                                    n_codes)                                   # (G,)
-    if order is not None:  # back to the entries' order
-        unsorted = xp.empty_like(gid)
-        unsorted[order] = gid
-        gid = unsorted
-    gid = gid[:n_kept]
+    if order is None:
+        gid = gid[:n_kept]
+    else:  # keep the sorted order (the (K, G) sums then fill their rows in order)
+        real = order < n_kept                       # (not the first runs' stand-ins)
+        order, gid = order[real], gid[real]
+        key, r_e = key[order], r_e[order]
     n_groups = int(g_key.shape[0])
     g_local = g_key // n_codes                                                # (G,) sorted
     g_pair = flat_pairs[g_local]
@@ -608,14 +613,24 @@ def _best_splits_fast(codes, values, n_codes, sample, w, target, n_rows_node, fe
         valid &= (n_left >= msl) & (n_right >= msl)
 
     # ---- class counts of every run (the first: node totals minus the rest), proxies
-    w_e, t_e = w[r_e], target[r_e]
+    w_e, t_e = w.take(r_e), target.take(r_e)
     S = crit.group_stats(gid, w_e, t_e, n_groups)                             # (K, G)
     k = int(S.shape[0])
     rest = xp.bincount(kept_local * k + t_e, weights=w_e, minlength=n_pairs * k)
     S[:, pair_first] = totals[:, pair_node] - rest.reshape(n_pairs, k).T
+    cross = None
+    if crit.name == "gini" and k * n_groups > 4 * n_kept:
+        # many runs per entry (continuous features): sum_k T_k n_Lk from one pass over
+        # the entries costs less than repeating T over the (K, G) runs
+        node_total = totals[:, pair_node]                                     # (K, P')
+        per_run = xp.bincount(gid, weights=w_e * totals[t_e, pair_node[kept_local]],
+                              minlength=n_groups)
+        per_run[pair_first] = (node_total * S[:, pair_first]).sum(axis=0)
+        sq_total = (node_total * node_total).sum(axis=0)                      # (P',)
+        cross = _cumsum_restarting(per_run, pair_first, sq_total[:-1])
     L = _cumsum_restarting(S, pair_first, totals[:, pair_node[:-1]])          # (K, G)
     if crit.name == "gini":
-        proxy = proxy_gini_exact(L, lay, totals, valid)
+        proxy = proxy_gini_exact(L, lay, totals, valid, cross)
     else:
         proxy = crit.proxy(L, lay.per_group(totals) - L, valid)
 
@@ -635,16 +650,20 @@ def _best_splits_fast(codes, values, n_codes, sample, w, target, n_rows_node, fe
     return has_split, feature, thr, best_all, all_constant
 
 
-def _split_search(crit, weights):
+def _split_search(crit, weights, n_codes):
     """The split search for this fit: :func:`_best_splits_fast` where it gives the same
     numbers to the last bit (class counts with integer weights: no weights, bootstrap
-    counts; NumPy), else the readable :func:`_best_splits`.
+    counts; NumPy) and pays (features of at most 256 distinct values, codes of one
+    byte: pixels, counts, rounded data), else the readable :func:`_best_splits`.
 
     (With real-valued targets or weights the fast search's running sums start from other
     offsets, so a proxy may differ in its last bit, and two exactly tied splits may then
-    be ordered differently: the trees would no longer be identical.)
+    be ordered differently: the trees would no longer be identical. With continuous
+    features every entry is its own run: nothing to drop, and on FSDD's MFCC statistics
+    the readable search is ~10% faster.)
     """
-    if not FAST_SPLIT_SEARCH or backend.name() == "cupy" or not sums_are_exact(crit, weights):
+    if (not FAST_SPLIT_SEARCH or backend.name() == "cupy" or n_codes > 256
+            or not sums_are_exact(crit, weights)):
         return _best_splits
     return _best_splits_fast
 
@@ -707,7 +726,7 @@ def grow_trees(Xf, codes, values, n_codes, target, weights, crit, params, rng,
     d = params.n_features
     msl = params.min_samples_leaf
     max_depth = params.max_depth
-    search = _split_search(crit, weights)
+    search = _split_search(crit, weights, n_codes)
     tree_r, sample = xp.nonzero(weights > 0)       # rows (R,), sorted by node (= tree)
     w = weights[tree_r, sample]
     tgt = target[sample]
