@@ -20,6 +20,10 @@ Specification
   distinct values); regression and real-valued weights keep the readable one (a
   last-bit difference could order two tied splits differently), and so do continuous
   features.
+* ``feature_codes``' fast path (only the values above each column's minimum sorted, by
+  radix sorts) gives the readable path's codes, values and ``n_codes``: blank-heavy
+  columns, constant columns, negative values, -0.0 beside 0.0, ties; it declines
+  (None) where most values lie above their column's minimum.
 * ``draw_features`` rechecks only the redrawn rows for repeats, and draws exactly what
   the readable rejection loop (recheck every row each round) draws from the same seed.
 * A forest's trees are the same whether its groups of trees (the trees that share one
@@ -183,3 +187,21 @@ def test_feature_draws_equal_the_readable_rejection_loop(n_nodes, d, m):
     a = tg.draw_features(np.random.default_rng(3), n_nodes, d, m)
     b = readable(np.random.default_rng(3))
     np.testing.assert_array_equal(a, b)
+
+
+def test_fast_feature_codes_equal_the_readable_ones():
+    r = np.random.default_rng(7)
+    X = np.where(r.random((500, 9)) < 0.7, 0.0, np.round(np.abs(r.normal(size=(500, 9))), 2))
+    X[:, 0] = 3.0                                   # constant column
+    X[:, 1] = np.where(r.random(500) < 0.8, -2.5, r.normal(size=500))  # negative minimum
+    X[::3, 2] = -0.0                                # -0.0 beside 0.0: one value
+    X[:, 3] = np.where(r.random(500) < 0.3, 0.0, r.permutation(500) + 1.0)  # > 256 codes
+    Xf = X.astype(np.float32)
+    fast = tg._feature_codes_fast(Xf)
+    assert fast is not None
+    slow = tg.feature_codes(Xf, fast=False)
+    assert slow[2] > 256 and slow[0].dtype == np.uint16
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(h(a), h(b))
+    # most values above the minimum: declined (the readable sort is cheaper there)
+    assert tg._feature_codes_fast(r.normal(size=(200, 4)).astype(np.float32)) is None

@@ -169,13 +169,18 @@ def _xlogx(a):
 
 
 # ====================================================================== growing
-def feature_codes(Xf):
+def feature_codes(Xf, fast=True):
     """Rank of every value among the distinct values of its column, and the values.
 
     ``Xf (N, D)`` -> ``codes (D, N)`` uint8/uint16/int32 (equal values, equal codes; order kept),
     ``values (D, n_codes)`` float64 (``values[f, c]`` the value of code c of feature f,
-    ``+inf`` past the last one) and ``n_codes``. One sort per column, once per fit.
+    ``+inf`` past the last one) and ``n_codes``. One sort per column, once per fit
+    (``fast``: :func:`_feature_codes_fast` where it applies, the same arrays).
     """
+    if fast:
+        out = _feature_codes_fast(Xf)
+        if out is not None:
+            return out
     xp = backend.xp()
     d, n = Xf.shape[1], Xf.shape[0]
     XT = xp.ascontiguousarray(Xf.T)                                   # (D, N)
@@ -194,6 +199,52 @@ def feature_codes(Xf):
     values = xp.full((d, n_codes), xp.inf)
     values[rows, rank] = srt  # equal values share a code: every write of a cell agrees
     return codes, values, n_codes
+
+
+def _feature_codes_fast(Xf):
+    """:func:`feature_codes` sorting only the values above each column's minimum
+    (same codes and values: ``tests/test_tree_speed_paths.py``); ``None`` where that
+    does not pay (more than half of the values above their column's minimum) or off
+    NumPy.
+
+    On MNIST ~80% of the pixels are their column's minimum (blank): they all get code 0
+    without being sorted. The others are ordered by (column, value) with stable radix
+    sorts of 16-bit digits (the value's order-preserving bits, low then high half, then
+    the column), and ranked within their column as :func:`feature_codes` ranks.
+    """
+    xp = backend.xp()
+    n, d = Xf.shape
+    if backend.name() != "numpy" or d > 1 << 16:
+        return None
+    XT = xp.ascontiguousarray(Xf.T)                                   # (D, N)
+    lo = XT.min(axis=1)                                               # (D,)
+    flat = xp.flatnonzero(XT > lo[:, None])          # entries above their column's min
+    if 2 * flat.shape[0] > d * n:
+        return None
+    v = XT.ravel()[flat]
+    bits = v.view(xp.uint32)                         # IEEE bits, made order-preserving
+    bits = xp.where(bits >> 31, ~bits, bits | xp.uint32(1 << 31))
+    order = xp.argsort((bits & 0xFFFF).astype(xp.uint16), kind="stable")
+    order = order[xp.argsort((bits >> 16).astype(xp.uint16)[order], kind="stable")]
+    col = (flat // n).astype(xp.uint16)
+    order = order[xp.argsort(col[order], kind="stable")]             # by column, value
+    v_s, col_s = v[order], col[order]
+    first = xp.ones(v_s.shape[0], dtype=bool)                         # column's first
+    first[1:] = col_s[1:] != col_s[:-1]
+    change = first.copy()                            # a new distinct value (by value:
+    change[1:] |= v_s[1:] != v_s[:-1]                # -0.0 and 0.0 are one value)
+    count = xp.cumsum(change)
+    start = xp.zeros(d, dtype=count.dtype)
+    start[col_s[first]] = count[first]
+    rank = count - start[col_s] + 1                                   # 1, 2, ... per column
+    n_codes = int(rank.max()) + 1 if rank.shape[0] else 1
+    dtype = xp.uint8 if n_codes <= 256 else xp.uint16 if n_codes <= 65536 else xp.int32
+    codes = xp.zeros(d * n, dtype=dtype)                              # code 0: the minimum
+    codes[flat[order]] = rank.astype(dtype)
+    values = xp.full((d, n_codes), xp.inf)
+    values[:, 0] = lo
+    values[col_s, rank] = v_s
+    return codes.reshape(d, n), values, n_codes
 
 
 class _Params:
