@@ -94,13 +94,13 @@ class GRU(_Recurrent):
     seed : int or numpy Generator, optional
         Seed for the initial weights (W Glorot uniform, U orthogonal per gate block, b 0).
 
+    Shapes
+    ------
     Parameter shapes: ``W (D, 3H)``, ``U (H, 3H)``, ``b (2, 3H)`` (reset_after) or
     ``(3H,)``; columns in gate order z, r, h as in Keras. (PyTorch orders its rows
     r, z, n: ``W[:, :H]`` is PyTorch's ``weight_ih[H:2H].T``, ``W[:, H:2H]`` its
     ``weight_ih[:H].T``.)
 
-    Shapes
-    ------
     ``forward(x, training=False, mask=None, initial_state=None)``: x ``(N, T, D)``,
     mask ``(N, T)`` booleans (True = real step), initial_state ``(N, H)`` ->
     ``(N, T, H)`` or ``(N, H)``. ``backward(dy) -> dx (N, T, D)``, fills ``grads`` and,
