@@ -69,6 +69,8 @@ class MaxPooling2D(_Pool2D):
     padding : {"valid", "same"}
         ``"same"`` pads with -inf (padding never wins the max), as TensorFlow.
 
+    Notes
+    -----
     Shapes: ``(N, H, W, C) -> (N, H_o, W_o, C)``.
 
     Backward: the whole dy of a window goes to *one* pixel, its arg-max: the first
