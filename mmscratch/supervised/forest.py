@@ -15,7 +15,10 @@ normalised mean decrease in impurity.
 
 The trees are grown several at a time by :func:`mmscratch.supervised.tree.grow_trees`
 (one level of all of them per step: the nodes of different trees are just more nodes),
-and prediction walks all trees at once, ``(N, B)`` node indices per step.
+and prediction walks all trees at once, ``(N, B)`` node indices per step. Trees share a
+Generator of feature draws in fixed groups; on the CPU a call may grow several groups
+(each drawing from its own Generator), which changes no tree
+(``tests/test_tree_speed_paths.py``).
 
 Reference implementation: scikit-learn ``sklearn/ensemble/_forest.py`` (the bootstrap is
 given to each tree as integer sample weights, as there). Accuracy against scikit-learn's

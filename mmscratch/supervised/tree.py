@@ -37,7 +37,11 @@ All nodes of one level (and, for a forest, of several trees) are searched at onc
    best split of each node (ties: first feature in the draw order, then the lowest
    threshold, as scikit-learn scans them).
 
-There is a Python loop over levels (the depth), never over samples or features.
+There is a Python loop over levels (the depth), never over samples or features. On the
+CPU, where every sum is an integer (class counts, integer weights) and the features take
+at most 256 values, ``_tree_growth._best_splits_fast`` does the same search with fewer
+entries (constant (node, feature) pairs and each pair's smallest value left out), giving
+the same trees (``tests/test_tree_speed_paths.py``).
 
 Like scikit-learn, the trees see ``X`` rounded to float32 (thresholds are computed in
 float64 from the float32 values, and ``predict`` compares float32 values with them).
