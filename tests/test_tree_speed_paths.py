@@ -37,6 +37,7 @@ import pytest
 
 from mmscratch import backend
 from mmscratch.supervised import DecisionTreeClassifier, RandomForestClassifier
+from mmscratch.supervised import _tree_fast as tf
 from mmscratch.supervised import _tree_growth as tg
 from mmscratch.supervised import forest as forest_mod
 
@@ -83,7 +84,7 @@ def test_fast_search_finds_the_readable_searchs_split(criterion, msl, first_nonc
                                                       seed):
     args = level_inputs(seed, criterion)
     slow = tg._best_splits(*args, msl, first_nonconstant)
-    fast = tg._best_splits_fast(*args, msl, first_nonconstant)
+    fast = tf._best_splits_fast(*args, msl, first_nonconstant)
     has = h(slow[0])
     assert has.any()
     np.testing.assert_array_equal(h(fast[0]), has)
@@ -124,7 +125,7 @@ def test_fit_takes_the_fast_search_only_where_it_is_exact():
     gini, reg = tg._Criterion("gini", 3), tg._Criterion("squared_error", 1)
     counts = backend.asarray(np.array([[0.0, 2.0, 1.0]]))
     real = backend.asarray(np.array([[0.5, 2.0, 1.0]]))
-    assert tg._split_search(gini, counts, 256) is tg._best_splits_fast
+    assert tg._split_search(gini, counts, 256) is tf._best_splits_fast
     assert tg._split_search(gini, real, 256) is tg._best_splits
     assert tg._split_search(reg, counts, 256) is tg._best_splits
     assert tg._split_search(gini, counts, 257) is tg._best_splits  # continuous features
@@ -163,8 +164,8 @@ def test_fast_runs_are_the_sorted_runs(monkeypatch, n_codes, n_pairs):
     key = r.integers(0, n_pairs, 3000) * n_codes + r.integers(0, min(n_codes, 50), 3000)
     ref_key, ref_gid, ref_order = tg._runs_sorted(key)
     for factor in (0, 10 ** 9):  # sorted (radix or comparison) / occupancy array
-        monkeypatch.setattr(tg, "_DENSE_FACTOR_FAST", factor)
-        g_key, gid, order = tg._runs_fast(key, n_pairs * n_codes, n_codes)
+        monkeypatch.setattr(tf, "_DENSE_FACTOR_FAST", factor)
+        g_key, gid, order = tf._runs_fast(key, n_pairs * n_codes, n_codes)
         np.testing.assert_array_equal(h(g_key), h(ref_key))
         if order is None:   # entries kept their order: gid is per entry
             np.testing.assert_array_equal(h(g_key)[h(gid)], key)
@@ -197,11 +198,11 @@ def test_fast_feature_codes_equal_the_readable_ones():
     X[::3, 2] = -0.0                                # -0.0 beside 0.0: one value
     X[:, 3] = np.where(r.random(500) < 0.3, 0.0, r.permutation(500) + 1.0)  # > 256 codes
     Xf = X.astype(np.float32)
-    fast = tg._feature_codes_fast(Xf)
+    fast = tf._feature_codes_fast(Xf)
     assert fast is not None
     slow = tg.feature_codes(Xf, fast=False)
     assert slow[2] > 256 and slow[0].dtype == np.uint16
     for a, b in zip(fast, slow):
         np.testing.assert_array_equal(h(a), h(b))
     # most values above the minimum: declined (the readable sort is cheaper there)
-    assert tg._feature_codes_fast(r.normal(size=(200, 4)).astype(np.float32)) is None
+    assert tf._feature_codes_fast(r.normal(size=(200, 4)).astype(np.float32)) is None
