@@ -454,14 +454,11 @@ def sums_are_exact(crit, weights):
     more trees per call, change no tree. Real-valued targets or weights: rounding
     depends on what else is summed along, and could order two tied splits differently.
     """
-    if crit.regression:
-        return False
     xp = backend.xp()
-    return bool(backend.to_numpy((weights == xp.floor(weights)).all()))
+    return not crit.regression and bool(backend.to_numpy((weights == xp.floor(weights)).all()))
 
 
-#: Use :func:`_best_splits_fast` where it applies (the tests switch it off to compare).
-FAST_SPLIT_SEARCH = True
+FAST_SPLIT_SEARCH = True  #: the fast search where it applies (tests switch it off)
 
 
 def draw_features(rng, n_nodes, d, m):
@@ -561,9 +558,12 @@ def grow_trees(Xf, codes, values, n_codes, target, weights, crit, params, rng,
             idx = backend.asarray(idx_h)
             width = d if is_retry or params.mtry >= d else params.mtry
             feats_h = np.empty((idx_h.size, width), dtype=np.int64)
-            for g in np.unique(rng_h[idx_h]):   # each Generator draws for its nodes, in order
-                at = rng_h[idx_h] == g
-                k = int(at.sum())
+            by_rng = np.argsort(rng_h[idx_h], kind="stable")  # each Generator's nodes, in order
+            counts = np.bincount(rng_h[idx_h], minlength=len(rng))
+            ends = np.cumsum(counts)
+            for g in np.nonzero(counts)[0]:
+                k = int(counts[g])
+                at = by_rng[ends[g] - k:ends[g]]
                 if is_retry:  # every feature, in a random order; the first non-constant wins
                     feats_h[at] = np.argsort(rng[g].random((k, d)), axis=1)
                 elif params.mtry >= d:
