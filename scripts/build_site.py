@@ -85,7 +85,11 @@ def stage(src: Path) -> list[str]:
 
 
 def build(out: Path, quiet: bool = True) -> Path:
-    """Stage the sources and run Sphinx; returns the output folder."""
+    """Stage the sources and run Sphinx; returns the output folder.
+
+    Sphinx's warnings also go to ``<out>-warnings.txt`` beside it (tests/test_site.py reads
+    them: a docstring that reStructuredText cannot parse renders mangled).
+    """
     from sphinx.cmd.build import build_main
 
     out = Path(out).resolve()
@@ -93,7 +97,8 @@ def build(out: Path, quiet: bool = True) -> Path:
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
     stage(src)
-    args = ["-b", "html", "-j", "auto", str(src), str(out)]
+    warnings = out.parent / (out.name + "-warnings.txt")
+    args = ["-b", "html", "-j", "auto", "-w", str(warnings), str(src), str(out)]
     if quiet:
         args.insert(0, "-q")
     status = build_main(args)

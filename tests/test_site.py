@@ -98,3 +98,12 @@ def test_every_image_a_page_shows_is_in_the_site(site):
             if not (page.parent / src.split("#")[0]).resolve().is_file():
                 missing.append(f"{page.relative_to(site)}: {src}")
     assert not missing, missing[:5]
+
+
+def test_every_docstring_parses_as_restructuredtext(site):
+    """A docstring docutils cannot parse renders mangled (a Notes paragraph shown as a list
+    of parameters, a formula as a quote): no warning may name one."""
+    log = site.parent / (site.name + "-warnings.txt")
+    bad = [line for line in log.read_text(encoding="utf-8").splitlines()
+           if "docstring of" in line]
+    assert not bad, "\n".join(bad[:20])

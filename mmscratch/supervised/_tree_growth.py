@@ -33,10 +33,10 @@ TREE_UNDEFINED = -2
 # ====================================================================== the tree
 class Tree:
     """The fitted structure, with scikit-learn's ``tree_`` names; nodes in depth-first
-    (pre-)order, node 0 the root.
+    (pre-)order, node 0 the root. The attributes are backend arrays, ``n = node_count``.
 
-    Attributes (backend arrays, ``n = node_count``)
-    ----------------------------------------------
+    Attributes
+    ----------
     children_left, children_right : (n,) int64, ``-1`` for leaves.
     feature : (n,) int64, ``-2`` for leaves. threshold : (n,) float64, ``-2`` for leaves.
     value : (n, 1, K) float64: class fractions (classifier) or the mean target (K = 1).
