@@ -310,3 +310,29 @@ def test_sparse_matrix_of_the_wrong_backend_is_refused():
     if backend.cupy_available():
         with backend.use("cupy"), pytest.raises(backend.BackendError, match="'X'"):
             MultinomialNB().fit(X, backend.asarray(np.array([0, 1, 0, 1])))
+
+
+# ------------------------------------------------------------- GaussianNB fast path
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_gaussian_class_moments_fast_path_equals_the_readable_one(xp, weighted):
+    """Per-class counts, means and variances: the class-by-class blocks (fast path) equal
+    the one-hot products (readable), also for a class without samples in the batch."""
+    from mmscratch.supervised.naive_bayes import (
+        _class_moments,
+        _class_moments_sorted,
+        _total_variance,
+    )
+
+    rng = np.random.default_rng(7)
+    X = (rng.normal(size=(300, 9)) * 3 + 100).astype(np.float32)  # offset: no cancellation
+    y = rng.choice([0, 1, 3], size=300)  # class 2 of 4 is absent
+    w = rng.uniform(0.0, 2.0, size=300) if weighted else None
+    args = [backend.asarray(X), backend.asarray(y), 4,
+            None if w is None else backend.asarray(w)]
+    for a, b in zip(_class_moments(*args), _class_moments_sorted(*args)):
+        np.testing.assert_allclose(h(b), h(a), rtol=1e-12, atol=1e-12)
+    n, mu, var = _class_moments_sorted(*args)
+    assert h(n)[2] == 0 and not h(mu)[2].any() and not h(var)[2].any()
+    if not weighted:
+        np.testing.assert_allclose(h(_total_variance(n, mu, var)),
+                                   X.astype(np.float64).var(axis=0), rtol=1e-12)
