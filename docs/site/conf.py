@@ -33,6 +33,9 @@ autodoc_member_order = "bysource"
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}
 autodoc_mock_imports = ["cupy", "cupyx"]
 napoleon_numpy_docstring = True
+# "Attributes" sections as :ivar: fields: as attribute directives they would describe a
+# NamedTuple's fields a second time (autodoc documents them as members already).
+napoleon_use_ivar = True
 # Our docstrings' own section headers: rendered as Notes-style blocks. Without this,
 # napoleon reads a "Shapes" section as more parameters and mangles its inline literals.
 napoleon_custom_sections = [("Shapes", "Notes"), ("Input", "Notes"), ("Call", "Notes"),
