@@ -9,7 +9,11 @@ validation part, prints per-epoch train/validation accuracy, touches the test se
 once at the end, and writes ``metrics.json``, ``model.npz`` and plots to --out, with
 ``history.csv`` (one row per epoch), ``checkpoint.npz`` (the model, optimizer state and
 epoch count after the last finished epoch) and ``args.json``; early stopping on the
-validation loss keeps the best epoch. ``train --resume DIR`` continues such a run
+validation loss keeps the best epoch, and ``metrics.json`` gives its validation numbers
+and ``best_epoch``. ``metrics.json["history"]`` and ``history.png`` cover every epoch of
+the run (a resumed run's earlier epochs come from ``history.csv``);
+``confusion_matrix.png`` is written on every run, ``attention.png`` only for attention
+fusion of two or more modalities. ``train --resume DIR`` continues such a run
 exactly where its checkpoint stopped (Ctrl-C leaves a checkpoint to resume from).
 ``evaluate`` takes the run folder (or its ``model.npz``), checks that the model is
 the one its ``metrics.json`` describes, rebuilds the same test set from the run's
@@ -278,9 +282,11 @@ def train(args):
     # stopping watches the validation loss and puts the best epoch's weights back.
     callbacks = [ModelCheckpoint(checkpoint, save_best_only=False),
                  CSVLogger(out / "history.csv", append=bool(start))]
+    stopper = None
     if args.patience > 0:
-        callbacks.append(EarlyStopping(monitor="val_loss", patience=args.patience,
-                                       restore_best_weights=True))
+        stopper = EarlyStopping(monitor="val_loss", patience=args.patience,
+                                restore_best_weights=True)
+        callbacks.append(stopper)
     try:
         history = model.fit(xtr, ytr, epochs=args.epochs, batch_size=args.batch_size,
                             validation_data=(xva, yva), seed=args.seed,
@@ -296,9 +302,22 @@ def train(args):
     for i, (acc, val_acc) in enumerate(zip(history["accuracy"], history["val_accuracy"])):
         print(f"epoch {start + i + 1}: train accuracy {acc:.4f}, "
               f"validation accuracy {val_acc:.4f}", flush=True)
+    # The epoch whose weights are kept: the best one when early stopping put its
+    # weights back, else the last one trained.
+    best_epoch = (stopper.best_epoch + 1 if stopper is not None
+                  and stopper.best_weights is not None else model.completed_epochs)
     if model.completed_epochs < args.epochs:
         print(f"early stopping after epoch {model.completed_epochs}: no lower validation "
-              f"loss for {args.patience} epochs; kept the best epoch's weights", flush=True)
+              f"loss for {args.patience} epochs; kept the weights of epoch {best_epoch}",
+              flush=True)
+    elif best_epoch != model.completed_epochs:
+        print(f"kept the weights of epoch {best_epoch} (lowest validation loss)", flush=True)
+    # The whole run's history (a resumed run's fit saw only its own epochs), with the
+    # true 1-based epoch numbers.
+    history = {"epoch": list(range(start + 1, start + len(history["loss"]) + 1)), **history}
+    if start:
+        history = _merge_history(_earlier_history(out / "history.csv", start), history)
+    at_best = history["epoch"].index(best_epoch)
     # The test set, once, after every training decision.
     test_acc, pred = _accuracy(model, xte, yte)
     unimodal = {}
@@ -315,10 +334,17 @@ def train(args):
                "validation_split": args.validation_split,
                "splits": {"train": int(len(ytr)), "validation": int(len(yva)),
                           "test": int(len(yte))},
-               "validation_accuracy": history["val_accuracy"][-1],
+               "best_epoch": best_epoch,
+               "validation_accuracy": history["val_accuracy"][at_best],
+               "validation_loss": history["val_loss"][at_best],
                "history": history,
                "model_sha256": _sha256(out / "model.npz"),
                "notes": "validation = a seeded stratified part of the training data; "
+                        "validation_accuracy/validation_loss = those of the saved weights, "
+                        "from epoch best_epoch (early stopping keeps the epoch with the "
+                        "lowest validation loss; a resumed run chooses among the epochs it "
+                        "trained itself); history = every epoch of the run (epoch 1-based), "
+                        "a resumed run's earlier epochs read from history.csv; "
                         "unimodal = this model evaluated on the test set with only that "
                         "modality present"}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -328,6 +354,47 @@ def train(args):
         print(f"  with only {m}: {acc:.4f}")
     print(f"wrote {out / 'metrics.json'}, {out / 'model.npz'} and plots in {seconds:.1f} s")
     return metrics
+
+
+def _earlier_history(csv_path, start):
+    """Epochs 1..start of a resumed run as history lists, read from its ``history.csv``.
+
+    The CSV has one row per finished epoch (``epoch`` 0-based, then the logs); a later
+    row for the same epoch (a run resumed twice) replaces an earlier one. Epochs the CSV
+    lacks (deleted or damaged file) are left out, with a warning on stderr: the history
+    then shows the gap in its ``epoch`` numbers instead of renumbering.
+    """
+    import csv
+
+    rows = {}
+    try:
+        with open(csv_path, newline="") as f:
+            for row in csv.DictReader(f):
+                try:
+                    epoch = int(row.pop("epoch"))
+                    rows[epoch] = {k: float(v) for k, v in row.items()
+                                   if k is not None and v not in (None, "", "NA")}
+                except (KeyError, TypeError, ValueError):
+                    continue  # a damaged row: its epoch is reported missing below
+    except (OSError, UnicodeDecodeError, csv.Error):
+        rows = {}
+    lost = [e + 1 for e in range(start) if e not in rows]
+    if lost:
+        print(f"warning: {csv_path} lacks epochs {lost}; metrics.json's history and "
+              "history.png leave them out", file=sys.stderr, flush=True)
+    epochs = [e for e in range(start) if e in rows]
+    keys = sorted({k for e in epochs for k in rows[e]})
+    return {"epoch": [e + 1 for e in epochs],
+            **{k: [rows[e].get(k) for e in epochs] for k in keys}}
+
+
+def _merge_history(earlier, later):
+    """Concatenate two histories (dicts of per-epoch lists with an ``epoch`` list); a
+    value one of them lacks is None."""
+    n1, n2 = len(earlier["epoch"]), len(later["epoch"])
+    keys = list(later) + [k for k in earlier if k not in later]
+    return {k: list(earlier.get(k, [None] * n1)) + list(later.get(k, [None] * n2))
+            for k in keys}
 
 
 def _plots(model, history, yte, pred, modalities, xte, out):
@@ -346,6 +413,8 @@ def _plots(model, history, yte, pred, modalities, xte, out):
         model.predict(xte, batch_size=len(yte))
         weights = backend.to_numpy(model.fusion.last_attention).mean(axis=0)
         plots.plot_attention(weights, modalities, out / "attention.png")
+    else:  # no attention map for this run: an older run's must not pass for this one's
+        (out / "attention.png").unlink(missing_ok=True)
 
 
 _RUN_KEYS = ("data", "seed", "modalities", "test_accuracy")

@@ -30,16 +30,25 @@ def _finish(fig, path, dpi=DPI):
 
 
 def plot_history(history, path=None, title="training"):
-    """Loss and accuracy per epoch, training and validation, side by side."""
+    """Loss and accuracy per epoch, training and validation, side by side.
+
+    ``history`` maps ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` to per-epoch
+    lists (what ``fit`` returns); an optional ``epoch`` list gives the x values (the
+    CLI's 1-based epoch numbers, so a resumed run's plot shows its true epochs),
+    otherwise 1, 2, ... A None value (an epoch without that number) is left as a gap.
+    """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     for ax, key in zip(axes, ("loss", "accuracy")):
         for prefix, style in (("", "-"), ("val_", "--")):
             values = history.get(prefix + key)
             if values:
-                ax.plot(range(1, len(values) + 1), values, style, marker="o",
-                        label=(prefix or "train_") + key)
+                x = history.get("epoch") or range(1, len(values) + 1)
+                y = [np.nan if v is None else float(v) for v in values]
+                ax.plot(list(x), y, style, marker="o", label=(prefix or "train_") + key)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel("epoch")
         ax.set_title(key)
         ax.legend()

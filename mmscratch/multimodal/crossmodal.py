@@ -17,6 +17,18 @@ from .registry import register_fusion
 
 __all__ = ["Tokens", "CrossModalAttentionFusion", "token_branch"]
 
+#: What each modality's sample looks like, by name: cross-modal attention reads the
+#: first two as token sequences (image positions, audio frames); text is one vector.
+_KINDS = {"image": ("an image", 3, "(H, W, C)"), "audio": ("a sequence", 2, "(T, F)"),
+          "text": ("a vector", 1, "(D,)")}
+
+
+def _what(modality, input_shapes):
+    """``"text is a vector of shape (116,)"`` (the shape if known, else its form)."""
+    kind, _, form = _KINDS.get(modality, ("an unknown modality", None, "?"))
+    shape = (input_shapes or {}).get(modality)
+    return f"{modality} is {kind} of shape {tuple(shape) if shape is not None else form}"
+
 
 class Tokens(Layer):
     """Feature map -> a sequence of tokens, so that attention can read it.
@@ -87,6 +99,38 @@ class CrossModalAttentionFusion(FusionLayer):
     """
 
     accepts_sequences = True
+
+    #: The modalities it can read as token sequences (``token_branch``).
+    TOKEN_MODALITIES = ("image", "audio")
+
+    @classmethod
+    def check_modalities(cls, modalities, input_shapes=None, name="crossmodal"):
+        """Raise ``ValueError`` unless ``modalities`` are exactly two token modalities.
+
+        Cross-modal attention needs two token sequences: ``image`` samples
+        ``(H, W, C)`` (one token per position) and ``audio`` samples ``(T, F)`` (one
+        token per frame). Text is one bag-of-words vector ``(D,)``, with no positions to
+        attend over, and a third modality has no partner in A <-> B attention. The
+        message names ``modalities`` (the CLI's ``--modalities``), what is needed and
+        what was given, with the sample shape from ``input_shapes`` (dict, optional).
+        Called by ``build_model`` before anything is built. Returns ``modalities`` as a
+        tuple.
+        """
+        modalities = tuple(modalities)
+        shapes = input_shapes or {}
+        bad = [m for m in modalities if m not in cls.TOKEN_MODALITIES]
+        wrong_shape = [m for m in modalities if m in cls.TOKEN_MODALITIES
+                       and shapes.get(m) is not None
+                       and len(tuple(shapes[m])) != _KINDS[m][1]]
+        if len(modalities) == 2 and not bad and not wrong_shape:
+            return modalities
+        why = "; ".join(_what(m, shapes) for m in bad + wrong_shape)
+        raise ValueError(
+            f"modalities: fusion {name!r} fuses exactly two sequence/image modalities "
+            f"(image {_KINDS['image'][2]}, audio {_KINDS['audio'][2]}); got "
+            f"{', '.join(modalities) or 'none'}" + (f" ({why})" if why else "")
+            + " - pass modalities=['image', 'audio'] (CLI: --modalities image,audio) or "
+            "choose a fusion that takes any modalities (e.g. attention, transformer)")
 
     def __init__(self, num_heads=2, key_dim=16, pooling="flatten", seed=None, name=None):
         super().__init__(name)
@@ -181,14 +225,18 @@ def token_branch(modality, shape, width, seed):
     from .. import nn  # noqa: PLC0415
     from ..nn.conv import Conv2D, MaxPooling2D  # noqa: PLC0415
 
+    if modality not in CrossModalAttentionFusion.TOKEN_MODALITIES:
+        raise ValueError(f"token_branch: modality must be 'image' or 'audio', got "
+                         f"{modality!r}")
+    if shape is None or len(tuple(shape)) != _KINDS[modality][1]:
+        raise ValueError(f"token_branch: shape of {modality!r} must be "
+                         f"{_KINDS[modality][2]}, got {None if shape is None else tuple(shape)}")
     pad = "valid" if min(shape[0], shape[1]) >= 20 else "same"
     if modality == "image":
         layers, axis = [], "space"
-    elif modality == "audio":
+    else:  # audio
         pad = "valid" if min(shape[0], shape[1]) >= 10 else "same"
         layers, axis = [nn.ExpandDims()], "time"
-    else:
-        raise ValueError(f"token_branch: modality must be 'image' or 'audio', got {modality!r}")
     return layers + [Conv2D(16, 3, padding=pad, activation="relu", seed=seed),
                      MaxPooling2D(2, padding=pad),
                      Conv2D(32, 3, padding=pad, activation="relu", seed=seed + 1),
@@ -201,5 +249,7 @@ def token_branch(modality, shape, width, seed):
 # branches (32-wide tokens), two heads of 16, then the document's head.
 register_fusion("crossmodal", lambda seed, **_: CrossModalAttentionFusion(2, 16, seed=seed),
                 max_width=32, branch=token_branch,
+                check=CrossModalAttentionFusion.check_modalities,
                 description="image positions and audio frames attend to each other "
-                            "(MulT-style cross-modal attention)")
+                            "(MulT-style cross-modal attention; needs exactly the two "
+                            "modalities image and audio, not text)")

@@ -91,6 +91,12 @@ def _text_branch(width, seed):
             nn.Dense(width, activation="relu", seed=seed + 1)]
 
 
+#: The sample shape each modality's branches read (without the batch axis N).
+_SAMPLE_SHAPES = {"image": (3, "an image sample must be (H, W, C)"),
+                  "audio": (2, "an audio sample must be (T, F)"),
+                  "text": (1, "a text sample must be (D,)")}
+
+
 def build_model(input_shapes, modalities=("image", "audio", "text"), fusion="attention",
                 num_classes=10, width=64, modality_dropout=0.0, seed=0, audio_branch="cnn"):
     """The CLI's classifier: one branch per modality, the chosen fusion, the document's head.
@@ -109,6 +115,14 @@ def build_model(input_shapes, modalities=("image", "audio", "text"), fusion="att
         audio-only on ``digits`` where the LSTM, whose last state follows the zero padding,
         stays near 45% after 15 epochs), or an LSTM over the MFCC frames.
 
+    Raises
+    ------
+    ValueError
+        An unknown fusion or modality; an ``input_shapes`` entry of the wrong rank
+        (image ``(H, W, C)``, audio ``(T, F)``, text ``(D,)``); modalities the fusion
+        cannot fuse (its registered ``check``: ``crossmodal`` needs exactly image and
+        audio, ``mult`` two or more), all before anything is built.
+
     Notes
     -----
     Seeds: branch i uses ``seed + 10 i ...``, the fusion ``seed + 99``, the head
@@ -119,6 +133,15 @@ def build_model(input_shapes, modalities=("image", "audio", "text"), fusion="att
     if unknown or not modalities:
         raise ValueError(f"modalities must be a non-empty subset of image, audio, text; "
                          f"got {list(modalities)}")
+    # Every branch reads one kind of sample; a wrong rank would crash deep inside a
+    # layer (IndexError), so say here which modality needs what.
+    for m in modalities:
+        shape = input_shapes.get(m) if input_shapes is not None else None
+        rank, rule = _SAMPLE_SHAPES[m]
+        if shape is not None and len(tuple(shape)) != rank:
+            raise ValueError(f"input_shapes[{m!r}]: {rule}, got {tuple(shape)}")
+    if spec.check is not None:  # e.g. cross-modal attention: exactly image and audio
+        spec.check(tuple(modalities), dict(input_shapes or {}))
     num_classes = check_count(num_classes, "num_classes", where="build_model")
     width = check_count(width, "width", where="build_model")
     if spec.max_width is not None:

@@ -13,6 +13,12 @@ head), ``python -m mmscratch train --fusion gated`` offers it, and
 A builder is called with keyword arguments only: ``width`` (the branch output width d),
 ``seed``, ``num_classes`` and ``modalities`` (a tuple of names); it takes what it needs
 and ignores the rest (``**_``) and returns a :class:`FusionLayer`.
+
+A fusion that fuses only some numbers or kinds of modalities (cross-modal attention:
+exactly image and audio; MulT: two or more) registers a ``check(modalities,
+input_shapes)`` that raises ``ValueError`` naming the argument, what the fusion needs and
+what it got; ``build_model`` calls it before building anything, so a wrong choice is one
+clear error (one ``error:`` line in the CLI) instead of a crash deep in a layer.
 """
 
 from __future__ import annotations
@@ -44,7 +50,10 @@ class FusionSpec:
         ``branch(modality, shape, width, seed) -> list of layers`` replacing the default
         branch (e.g. token branches for cross-modal attention); None keeps the default.
     description : str
-        One line for ``--help`` and the docs.
+        One line for ``--help`` and the docs (including what the fusion needs).
+    check : callable or None
+        ``check(modalities, input_shapes)`` raising ``ValueError`` when the fusion cannot
+        fuse these modalities (wrong number or kind); None: any modalities.
     """
 
     name: str
@@ -53,13 +62,15 @@ class FusionSpec:
     max_width: int | None = None
     branch: Callable | None = None
     description: str = ""
+    check: Callable | None = None
 
 
 #: name -> FusionSpec, in registration order.
 FUSION_REGISTRY: dict[str, FusionSpec] = {}
 
 
-def register_fusion(name, build, *, head=True, max_width=None, branch=None, description=""):
+def register_fusion(name, build, *, head=True, max_width=None, branch=None, description="",
+                    check=None):
     """Register a fusion under ``name`` for ``build_model`` and the CLI; returns its spec.
 
     Raises ``ValueError`` if ``name`` is taken by another builder (registering the same
@@ -69,7 +80,10 @@ def register_fusion(name, build, *, head=True, max_width=None, branch=None, desc
         raise ValueError(f"register_fusion: name must be a lower-case word, got {name!r}")
     if not callable(build):
         raise TypeError(f"register_fusion: build must be callable, got {type(build).__name__}")
-    spec = FusionSpec(name, build, bool(head), max_width, branch, description)
+    if check is not None and not callable(check):
+        raise TypeError(f"register_fusion: check must be callable or None, got "
+                        f"{type(check).__name__}")
+    spec = FusionSpec(name, build, bool(head), max_width, branch, description, check)
     old = FUSION_REGISTRY.get(name)
     if old is not None and (old.build.__qualname__, old.build.__module__) != \
             (build.__qualname__, build.__module__):

@@ -394,9 +394,20 @@ register_fusion(
     max_width=32, branch=_token_branch_for,
     description="single-stream Transformer over image-patch, MFCC-frame and text tokens "
                 "with a modality embedding")
+def _check_cross_modalities(modalities, input_shapes=None):
+    """``--fusion mult``: each modality attends to the *others*, so it needs two or more."""
+    if len(tuple(modalities)) < 2:
+        raise ValueError(f"modalities: fusion 'mult' (each modality's tokens attend to the "
+                         f"others') needs two or more modalities; got "
+                         f"{', '.join(modalities) or 'none'} - pass e.g. modalities=['image', "
+                         f"'audio'] (CLI: --modalities image,audio)")
+    return tuple(modalities)
+
+
 register_fusion(
     "mult",
     lambda width, seed, **_: TransformerFusion(width, 2, 2 * width, 1, mode="cross",
                                                dropout=0.0, positional=False, seed=seed),
-    max_width=32, branch=_token_branch_for,
-    description="MulT: each modality's tokens attend to the others' (crossmodal Transformer)")
+    max_width=32, branch=_token_branch_for, check=_check_cross_modalities,
+    description="MulT: each modality's tokens attend to the others' (crossmodal Transformer; "
+                "two or more modalities)")
