@@ -25,9 +25,18 @@ import warnings
 import numpy as np
 
 from .. import backend
-from ..base import BaseEstimator, ClassifierMixin, check_discrete_labels, check_X, check_X_y
+from ..base import (
+    BaseEstimator,
+    ClassifierMixin,
+    as_backend_array,
+    check_discrete_labels,
+    check_X,
+    check_X_y,
+    check_y_given,
+)
 from ..errors import ConvergenceWarning, check_count, check_real
 from . import _smo, kernels
+from ._common import check_sparse, is_sparse, sparse_dot, sparse_t_dot
 from .kernels import KERNELS, pairwise_kernel, resolve_gamma
 
 __all__ = ["SVC", "LinearSVC"]
@@ -37,6 +46,9 @@ __all__ = ["SVC", "LinearSVC"]
 FULL_KERNEL_BYTES = 2 << 30
 #: Largest kernel block (elements) computed on the backend at once (bounds device memory).
 _BLOCK_ELEMENTS = 1 << 24
+#: Most features ``LinearSVC(loss="hinge")`` accepts from a sparse X: the interior-point
+#: method densifies X (n x d) and factors a (d+1, d+1) matrix per class and step.
+HINGE_SPARSE_MAX_FEATURES = 2000
 
 
 def _classes(y, where):
@@ -418,7 +430,9 @@ class LinearSVC(ClassifierMixin, BaseEstimator):
       H = I + 2 C X_A^T X_A (A: points with margin < 1; Jacobi-preconditioned CG) and a
       backtracking line search
       (Keerthi & DeCoste 2005; liblinear's primal solver uses the same Newton system
-      inside a trust region). Stops when ||grad|| <= tol ||grad at w=0||.
+      inside a trust region). Stops when ||grad|| <= tol ||grad at w=0||. The solver
+      touches X only through the products X~ W, X~^T V and (X~ * X~)^T A, so a sparse X
+      is never densified (see ``_SparseDesign``).
     * ``loss="hinge"``, L(m) = max(0, 1 - m): solved in the dual
       min_a 1/2 a^T Q a - e^T a, 0 <= a_i <= C, Q_ij = y_i y_j x~_i . x~_j, w = sum a_i y_i x~_i
       (liblinear's problem; Hsieh et al. 2008 sweep it one a_i at a time, which would be
@@ -427,7 +441,9 @@ class LinearSVC(ClassifierMixin, BaseEstimator):
       per class, see ``_ipm_hinge``). Stops when the KKT residual is below ``tol``.
       Each step costs O(n d^2): quick for tens or hundreds of features, slow for
       thousands (20 Newsgroups TF-IDF(1000): ~100x liblinear's time, which exploits
-      sparsity); the default squared hinge is the fast choice there.
+      sparsity); the default squared hinge is the fast choice there. A sparse X is
+      densified for this loss (the (d+1, d+1) matrices are dense anyway) when it has at
+      most ``HINGE_SPARSE_MAX_FEATURES`` (2000) features, and refused above that.
 
     All classes' problems run together as the columns of one (d + 1, k) matrix.
 
@@ -443,6 +459,21 @@ class LinearSVC(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
+    ``X`` is a dense (n, d) array or a sparse matrix of ``backend.sparse()`` (CSR, as
+    ``CountVectorizer`` / ``TfidfVectorizer`` give it; CSC, COO... are converted to CSR),
+    in ``fit``, ``decision_function`` and ``predict``.
+
+    Raises
+    ------
+    ValueError
+        NaN/inf (also among a sparse matrix's stored values), wrong ndim, mismatched
+        counts, a single class, a bad hyperparameter (named), ``loss="hinge"`` with a
+        sparse X of more than ``HINGE_SPARSE_MAX_FEATURES`` features.
+    backend.BackendError
+        A sparse matrix of the other backend (SciPy on cupy, cupyx on numpy).
+    NotFittedError
+        ``predict``/``decision_function`` before ``fit``.
+
     References: Fan et al., "LIBLINEAR", JMLR 9 (2008); Hsieh et al., ICML 2008;
     scikit-learn's ``sklearn.svm.LinearSVC``. Chapter: chapters/05-future.md.
     """
@@ -457,7 +488,7 @@ class LinearSVC(ClassifierMixin, BaseEstimator):
         self.intercept_scaling = intercept_scaling
 
     def fit(self, X, y):
-        """Fit the one-vs-rest problems; returns ``self``. X (n, d), y (n,)."""
+        """Fit the one-vs-rest problems; returns ``self``. X (n, d) dense or sparse, y (n,)."""
         w = self._where()
         C = check_real(self.C, "C", where=w, low=0.0, low_open=True)
         if self.loss not in ("squared_hinge", "hinge"):
@@ -470,18 +501,33 @@ class LinearSVC(ClassifierMixin, BaseEstimator):
                              f"{self.fit_intercept!r}")
         scale = check_real(self.intercept_scaling, "intercept_scaling", where=w, low=0.0,
                            low_open=True)
-        X, y = check_X_y(X, y, w)
         xp = backend.xp()
+        if is_sparse(X):
+            X = check_sparse(X, w)  # CSR float64 (a copy), finite
+            y = _check_y(y, X.shape[0], w)
+        else:
+            X, y = check_X_y(X, y, w)
+            X = X.astype(xp.float64)
         classes, y_idx = _classes(y, w)
-        X = X.astype(xp.float64)
         n, d = X.shape
-        Xa = xp.concatenate([X, xp.full((n, 1), scale)], axis=1) if self.fit_intercept else X
         k = classes.size
         cols = [1] if k == 2 else list(range(k))
         Y = backend.asarray(np.where(y_idx[:, None] == np.asarray(cols)[None, :], 1.0, -1.0))
+        s = scale if self.fit_intercept else None
+        if self.loss == "hinge" and is_sparse(X):
+            if d > HINGE_SPARSE_MAX_FEATURES:
+                raise ValueError(
+                    f"{w}: argument 'loss'='hinge' needs a dense X (its interior-point "
+                    f"solver factors a (d+1, d+1) matrix per class), but X is sparse with "
+                    f"d={d} features (more than HINGE_SPARSE_MAX_FEATURES="
+                    f"{HINGE_SPARSE_MAX_FEATURES}); use loss='squared_hinge', which works "
+                    "on the sparse matrix directly")
+            X = backend.asarray(X.toarray())  # (n, d) dense: d is small
         if self.loss == "squared_hinge":
-            W, it, ok = _newton_squared_hinge(Xa, Y, C, tol, max_iter)
+            design = _SparseDesign(X, s) if is_sparse(X) else _DenseDesign(X, s)
+            W, it, ok = _newton_squared_hinge(design, Y, C, tol, max_iter)
         else:
+            Xa = xp.concatenate([X, xp.full((n, 1), s)], axis=1) if s is not None else X
             W, it, ok = _ipm_hinge(Xa, Y, C, tol, max_iter)
         if not ok:
             warnings.warn(f"{w}: the solver did not reach tol={tol} within its iteration "
@@ -494,10 +540,17 @@ class LinearSVC(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X):
-        """f(x) = coef_ . x + intercept_: (n,) for two classes (> 0: classes_[1]), else (n, k)."""
+        """f(x) = coef_ . x + intercept_: (n,) for two classes (> 0: classes_[1]), else (n, k).
+
+        X: dense (n, d) or a sparse matrix of ``backend.sparse()``."""
         self._check_is_fitted("coef_")
-        X = _check_fitted_x(self, X, self.n_features_in_).astype(backend.xp().float64)
-        scores = X @ self.coef_.T + self.intercept_
+        if is_sparse(X):
+            X = check_sparse(X, self._where())
+            _check_width(self, X.shape[1])
+            scores = sparse_dot(X, self.coef_.T) + self.intercept_
+        else:
+            X = _check_fitted_x(self, X, self.n_features_in_).astype(backend.xp().float64)
+            scores = X @ self.coef_.T + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict(self, X):
@@ -508,34 +561,122 @@ class LinearSVC(ClassifierMixin, BaseEstimator):
         return _labels(self.classes_, idx)
 
 
+def _check_y(y, n, where):
+    """Labels for a sparse X of ``n`` rows: 1-D, one per row (``check_X_y``'s messages)."""
+    check_y_given(y, where)
+    y = as_backend_array(y, "y", where)
+    if y.ndim != 1:
+        raise ValueError(f"{where}: argument 'y' must be 1-D (n_samples,), got shape "
+                         f"{tuple(y.shape)}")
+    if y.shape[0] != n:
+        raise ValueError(f"{where}: X has {n} samples but y has {y.shape[0]}; "
+                         "they must match")
+    return y
+
+
+def _check_width(est, d):
+    if d != est.n_features_in_:
+        raise ValueError(f"{est._where()}: X has {d} features, but {type(est).__name__} "
+                         f"is expecting {est.n_features_in_} features as input")
+
+
+class _DenseDesign:
+    """The products Newton-CG needs with x~_i = [x_i, s]: the readable path, one dense
+    (n, p) matrix X~ (p = d + 1 with an intercept, else d)."""
+
+    def __init__(self, X, scale):
+        xp = backend.xp()
+        n = X.shape[0]
+        self.X = X if scale is None else xp.concatenate([X, xp.full((n, 1), scale)], axis=1)
+        self.X2 = self.X * self.X  # for the Jacobi preconditioner, squared once
+        self.n_params = self.X.shape[1]
+
+    def dot(self, W):
+        """X~ W: (p, k) -> (n, k)."""
+        return self.X @ W
+
+    def tdot(self, V):
+        """X~^T V: (n, k) -> (p, k)."""
+        return self.X.T @ V
+
+    def sq_tdot(self, A):
+        """(X~ * X~)^T A: (n, k) -> (p, k)."""
+        return self.X2.T @ A
+
+
+class _SparseDesign:
+    """The same products for a CSR X (n, d), never forming [X, s]: the bias column is
+    handled on its own,
+
+        X~ W = X W[:d] + s W[d],    X~^T V = [X^T V ; s 1^T V],
+        (X~ * X~)^T A = [(X * X)^T A ; s^2 1^T A],
+
+    so each costs O(nnz k) instead of O(n d k). Must equal ``_DenseDesign`` (tested)."""
+
+    def __init__(self, X, scale):
+        X.sum_duplicates()  # X is check_sparse's copy: squaring needs one entry per cell
+        self.X = X
+        self.X2 = X.copy()
+        self.X2.data = X.data * X.data
+        self.s = scale
+        self.d = X.shape[1]
+        self.n_params = self.d + (scale is not None)
+
+    def dot(self, W):
+        Z = sparse_dot(self.X, W[:self.d])  # (n, k)
+        return Z if self.s is None else Z + self.s * W[self.d]
+
+    def _tdot(self, M, V, s):
+        G = sparse_t_dot(M, V)  # (d, k)
+        if s is None:
+            return G
+        return backend.xp().concatenate([G, s * V.sum(axis=0, keepdims=True)])
+
+    def tdot(self, V):
+        return self._tdot(self.X, V, self.s)
+
+    def sq_tdot(self, A):
+        return self._tdot(self.X2, A, None if self.s is None else self.s * self.s)
+
+
+def _coldot(A, B):
+    """Per column, sum_i A_ic B_ic: (p, k), (p, k) -> (k,). ``einsum`` rather than
+    ``(A * B).sum(axis=0)``: no temporary, and a reduction along the long strided axis of
+    a C-ordered (p, k) array is ~3x slower in NumPy (this is the CG's inner cost)."""
+    return backend.xp().einsum("ik,ik->k", A, B)
+
+
 def _colnorm(A):
-    return backend.xp().sqrt((A * A).sum(axis=0))
+    return backend.xp().sqrt(_coldot(A, A))
 
 
 def _newton_squared_hinge(X, Y, C, tol, max_iter):
-    """Newton-CG for f_c(w) = 1/2 ||w||^2 + C sum_i max(0, 1 - y_ic x_i . w)^2, all c at once.
+    """Newton-CG for f_c(w) = 1/2 ||w||^2 + C sum_i max(0, 1 - y_ic x~_i . w)^2, all c at once.
 
-    X (n, p), Y (n, k) +-1. Returns W (p, k), iterations, converged. Per column:
-    grad = w - 2C X^T (A * y * (1 - y z)), H v = v + 2C X^T (A * X v), A = [y z < 1].
+    X: a design (``_DenseDesign`` or ``_SparseDesign``) giving X~ W, X~^T V and
+    (X~ * X~)^T A; Y (n, k) +-1. Returns W (p, k), iterations, converged. Per column:
+    grad = w - 2C X~^T (A * y * (1 - y z)), H v = v + 2C X~^T (A * X~ v), A = [y z < 1],
+    z = X~ w. z is kept up to date (z += step X~ d) rather than recomputed, so the line
+    search and the gradient cost no product with X beyond X~ d and one X~^T.
     """
     xp = backend.xp()
-    p, k = X.shape[1], Y.shape[1]
+    p, k = X.n_params, Y.shape[1]
     W = xp.zeros((p, k))
+    Z = xp.zeros(Y.shape)  # X~ W (n, k)
 
-    def objective(W):
-        m = xp.maximum(1.0 - Y * (X @ W), 0.0)
-        return 0.5 * (W * W).sum(axis=0) + C * (m * m).sum(axis=0)  # (k,)
+    def objective(W, Z):
+        m = xp.maximum(1.0 - Y * Z, 0.0)
+        return 0.5 * _coldot(W, W) + C * _coldot(m, m)  # (k,)
 
-    def grad(W):
-        Z = X @ W
+    def grad(W, Z):
         m = 1.0 - Y * Z
         A = (m > 0).astype(W.dtype)
-        return W - 2.0 * C * (X.T @ (A * Y * m)), A
+        return W - 2.0 * C * X.tdot(A * Y * m), A
 
-    g, A = grad(W)
+    g, A = grad(W, Z)
     g0 = _colnorm(g)
     it, converged = 0, False
-    f = objective(W)
+    f = objective(W, Z)
     while it < max_iter:
         gn = _colnorm(g)
         if bool(backend.to_numpy((gn <= tol * g0).all())):
@@ -544,38 +685,40 @@ def _newton_squared_hinge(X, Y, C, tol, max_iter):
         # Preconditioned conjugate gradients on H d = -g, every column at once (each its
         # own alpha/beta), with the Jacobi preconditioner diag(H) = 1 + 2C sum_A x_ij^2
         # (liblinear's PCG, Hsia et al. 2018).
-        Minv = 1.0 / (1.0 + 2.0 * C * ((X * X).T @ A))  # (p, k)
+        Minv = 1.0 / (1.0 + 2.0 * C * X.sq_tdot(A))  # (p, k)
         D = xp.zeros_like(W)
         R = -g
         Zr = Minv * R
         P = Zr.copy()
-        rz = (R * Zr).sum(axis=0)
+        rz = _coldot(R, Zr)
         cg_tol = (xp.minimum(0.1, gn / g0) * gn) ** 2  # forcing term -> superlinear
         for _ in range(max(10, p)):
-            HP = P + 2.0 * C * (X.T @ (A * (X @ P)))
-            pHp = (P * HP).sum(axis=0)
+            HP = P + 2.0 * C * X.tdot(A * X.dot(P))
+            pHp = _coldot(P, HP)
             alpha = xp.where(pHp > 0, rz / xp.where(pHp > 0, pHp, 1.0), 0.0)
             D = D + alpha * P
             R = R - alpha * HP
-            if bool(backend.to_numpy(((R * R).sum(axis=0) <= cg_tol).all())):
+            if bool(backend.to_numpy((_coldot(R, R) <= cg_tol).all())):
                 break
             Zr = Minv * R
-            rz_new = (R * Zr).sum(axis=0)
+            rz_new = _coldot(R, Zr)
             beta = xp.where(rz > 0, rz_new / xp.where(rz > 0, rz, 1.0), 0.0)
             P = Zr + beta * P
             rz = rz_new
-        # Backtracking (Armijo) line search per column.
+        # Backtracking (Armijo) line search per column, on z + step X~ d (no product).
+        XD = X.dot(D)  # (n, k)
         step = xp.ones(k)
-        gd = (g * D).sum(axis=0)
+        gd = _coldot(g, D)
         for _ in range(30):
-            f_new = objective(W + step * D)
+            f_new = objective(W + step * D, Z + step * XD)
             ok = f_new <= f + 0.01 * step * gd
             if bool(backend.to_numpy(ok.all())):
                 break
             step = xp.where(ok, step, 0.5 * step)
         W = W + step * D
-        f = objective(W)
-        g, A = grad(W)
+        Z = Z + step * XD
+        f = objective(W, Z)
+        g, A = grad(W, Z)
         it += 1
     return W, it, converged
 
