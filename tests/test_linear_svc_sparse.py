@@ -37,13 +37,13 @@ CASES = [dict(), dict(fit_intercept=False), dict(intercept_scaling=2.5), dict(C=
 def test_sparse_fit_equals_dense_fit(n_classes, kw):
     X, y = sparse_problem(n_classes)
     Xte, _ = sparse_problem(n_classes, n=50, seed=1)
-    dense = LinearSVC(tol=1e-10, **kw).fit(X.toarray(), y)
-    sparse = LinearSVC(tol=1e-10, **kw).fit(X, y)
+    dense = LinearSVC(tol=1e-8, **kw).fit(X.toarray(), y)
+    sparse = LinearSVC(tol=1e-8, **kw).fit(X, y)
     assert sparse.n_iter_ == dense.n_iter_
     scale = float(np.abs(dense.coef_).max())
     # The products differ in rounding only (1e-16); CG amplifies that by H's condition
-    # number, larger for C=10, and all classes share the Newton loop.
-    close = 1e-8 if (kw.get("C", 1.0) > 1 and n_classes > 2) else 1e-10
+    # number: ~1e-10 relative, far below what tol guarantees about the optimum.
+    close = 3e-10
     np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=0, atol=close * scale)
     np.testing.assert_allclose(sparse.intercept_, dense.intercept_, rtol=0,
                                atol=close * scale)

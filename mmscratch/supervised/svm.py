@@ -657,48 +657,58 @@ def _newton_squared_hinge(X, Y, C, tol, max_iter):
     (X~ * X~)^T A; Y (n, k) +-1. Returns W (p, k), iterations, converged. Per column:
     grad = w - 2C X~^T (A * y * (1 - y z)), H v = v + 2C X~^T (A * X~ v), A = [y z < 1],
     z = X~ w. z is kept up to date (z += step X~ d) rather than recomputed, so the line
-    search and the gradient cost no product with X beyond X~ d and one X~^T.
+    search and the gradient cost no product with X beyond X~ d and one X~^T. The columns
+    are independent problems: a column that has converged (Newton) or whose CG residual
+    is small enough (CG) stops moving while the others go on, so each column's solution
+    is the one it would get alone, as liblinear solves one class at a time.
     """
     xp = backend.xp()
     p, k = X.n_params, Y.shape[1]
     W = xp.zeros((p, k))
     Z = xp.zeros(Y.shape)  # X~ W (n, k)
 
-    def objective(W, Z):
+    def objective(W, Z, Y):
         m = xp.maximum(1.0 - Y * Z, 0.0)
         return 0.5 * _coldot(W, W) + C * _coldot(m, m)  # (k,)
 
-    def grad(W, Z):
+    def grad(W, Z, Y):
         m = 1.0 - Y * Z
         A = (m > 0).astype(W.dtype)
         return W - 2.0 * C * X.tdot(A * Y * m), A
 
-    g, A = grad(W, Z)
+    g, A = grad(W, Z, Y)
     g0 = _colnorm(g)
     it, converged = 0, False
-    f = objective(W, Z)
+    f = objective(W, Z, Y)
     while it < max_iter:
-        gn = _colnorm(g)
-        if bool(backend.to_numpy((gn <= tol * g0).all())):
+        gn_all = _colnorm(g)
+        live = backend.to_numpy(gn_all > tol * g0)
+        if not live.any():
             converged = True
             break
-        # Preconditioned conjugate gradients on H d = -g, every column at once (each its
-        # own alpha/beta), with the Jacobi preconditioner diag(H) = 1 + 2C sum_A x_ij^2
+        c = slice(None) if live.all() else backend.asarray(np.flatnonzero(live))
+        Wc, Zc, Yc, gc, Ac, fc = W[:, c], Z[:, c], Y[:, c], g[:, c], A[:, c], f[c]
+        gn, g0c = gn_all[c], g0[c]
+        # Preconditioned conjugate gradients on H d = -g, every live column at once (each
+        # its own alpha/beta), with the Jacobi preconditioner diag(H) = 1 + 2C sum_A x_ij^2
         # (liblinear's PCG, Hsia et al. 2018).
-        Minv = 1.0 / (1.0 + 2.0 * C * X.sq_tdot(A))  # (p, k)
-        D = xp.zeros_like(W)
-        R = -g
+        Minv = 1.0 / (1.0 + 2.0 * C * X.sq_tdot(Ac))  # (p, k_live)
+        D = xp.zeros_like(Wc)
+        R = -gc
         Zr = Minv * R
         P = Zr.copy()
         rz = _coldot(R, Zr)
-        cg_tol = (xp.minimum(0.1, gn / g0) * gn) ** 2  # forcing term -> superlinear
+        cg_tol = (xp.minimum(0.1, gn / g0c) * gn) ** 2  # forcing term -> superlinear
+        done = xp.zeros(gn.shape, dtype=bool)
         for _ in range(max(10, p)):
-            HP = P + 2.0 * C * X.tdot(A * X.dot(P))
+            HP = P + 2.0 * C * X.tdot(Ac * X.dot(P))
             pHp = _coldot(P, HP)
             alpha = xp.where(pHp > 0, rz / xp.where(pHp > 0, pHp, 1.0), 0.0)
+            alpha = xp.where(done, 0.0, alpha)  # a solved column keeps its direction
             D = D + alpha * P
             R = R - alpha * HP
-            if bool(backend.to_numpy((_coldot(R, R) <= cg_tol).all())):
+            done = done | (_coldot(R, R) <= cg_tol)
+            if bool(backend.to_numpy(done.all())):
                 break
             Zr = Minv * R
             rz_new = _coldot(R, Zr)
@@ -706,19 +716,20 @@ def _newton_squared_hinge(X, Y, C, tol, max_iter):
             P = Zr + beta * P
             rz = rz_new
         # Backtracking (Armijo) line search per column, on z + step X~ d (no product).
-        XD = X.dot(D)  # (n, k)
-        step = xp.ones(k)
-        gd = _coldot(g, D)
+        XD = X.dot(D)  # (n, k_live)
+        step = xp.ones(gn.shape)
+        gd = _coldot(gc, D)
         for _ in range(30):
-            f_new = objective(W + step * D, Z + step * XD)
-            ok = f_new <= f + 0.01 * step * gd
+            f_new = objective(Wc + step * D, Zc + step * XD, Yc)
+            ok = f_new <= fc + 0.01 * step * gd
             if bool(backend.to_numpy(ok.all())):
                 break
             step = xp.where(ok, step, 0.5 * step)
-        W = W + step * D
-        Z = Z + step * XD
-        f = objective(W, Z)
-        g, A = grad(W, Z)
+        Wc = Wc + step * D
+        Zc = Zc + step * XD
+        W[:, c], Z[:, c] = Wc, Zc
+        f[c] = objective(Wc, Zc, Yc)
+        g[:, c], A[:, c] = grad(Wc, Zc, Yc)
         it += 1
     return W, it, converged
 
