@@ -13,8 +13,10 @@ validation loss keeps the best epoch, and ``metrics.json`` gives its validation 
 and ``best_epoch``. ``metrics.json["history"]`` and ``history.png`` cover every epoch of
 the run (a resumed run's earlier epochs come from ``history.csv``);
 ``confusion_matrix.png`` is written on every run, ``attention.png`` only for attention
-fusion of two or more modalities. ``train --resume DIR`` continues such a run
-exactly where its checkpoint stopped (Ctrl-C leaves a checkpoint to resume from).
+fusion of two or more modalities. With ``--patience``, ``best.npz`` holds the best
+epoch's model so far, so that a resumed run's early stopping goes on from it.
+``train --resume DIR`` continues such a run exactly where its checkpoint stopped
+(Ctrl-C leaves a checkpoint to resume from).
 ``evaluate`` takes the run folder (or its ``model.npz``), checks that the model is
 the one its ``metrics.json`` describes, rebuilds the same test set from the run's
 settings and reports the same accuracy.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -36,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from . import backend
+from .nn.callbacks import Callback, EarlyStopping
 
 
 def _positive_int(text):
@@ -189,7 +193,7 @@ def _prepare_out(out):
     except OSError as exc:
         raise ValueError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
     for name in ("model.npz", "metrics.json", "history.png", "confusion_matrix.png",
-                 "attention.png", "checkpoint.npz", "history.csv", "args.json"):
+                 "attention.png", "checkpoint.npz", "history.csv", "args.json", "best.npz"):
         target = out / name
         if target.is_dir():
             raise ValueError(f"{target}: is a folder; train writes a file there")
@@ -233,7 +237,7 @@ def _resume_settings(args, argv):
 def train(args):
     from . import nn
     from .multimodal import build_model
-    from .nn.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
+    from .nn.callbacks import CSVLogger, ModelCheckpoint
     from .nn.model import load_model
 
     t0 = time.time()
@@ -282,11 +286,16 @@ def train(args):
     # stopping watches the validation loss and puts the best epoch's weights back.
     callbacks = [ModelCheckpoint(checkpoint, save_best_only=False),
                  CSVLogger(out / "history.csv", append=bool(start))]
+    # A resumed run reads the earlier epochs from history.csv (for metrics.json, the plot
+    # and early stopping's memory of its best epoch).
+    earlier = _earlier_history(out / "history.csv", start) if start else None
     stopper = None
     if args.patience > 0:
-        stopper = EarlyStopping(monitor="val_loss", patience=args.patience,
-                                restore_best_weights=True)
-        callbacks.append(stopper)
+        stopper = _ContinuedEarlyStopping(monitor="val_loss", patience=args.patience,
+                                          restore_best_weights=True)
+        if start:
+            stopper.continue_from(earlier, start, out / "best.npz", model)
+        callbacks += [stopper, _SaveBest(stopper, out / "best.npz")]
     try:
         history = model.fit(xtr, ytr, epochs=args.epochs, batch_size=args.batch_size,
                             validation_data=(xva, yva), seed=args.seed,
@@ -316,7 +325,7 @@ def train(args):
     # true 1-based epoch numbers.
     history = {"epoch": list(range(start + 1, start + len(history["loss"]) + 1)), **history}
     if start:
-        history = _merge_history(_earlier_history(out / "history.csv", start), history)
+        history = _merge_history(earlier, history)
     at_best = history["epoch"].index(best_epoch)
     # The test set, once, after every training decision.
     test_acc, pred = _accuracy(model, xte, yte)
@@ -354,6 +363,52 @@ def train(args):
         print(f"  with only {m}: {acc:.4f}")
     print(f"wrote {out / 'metrics.json'}, {out / 'model.npz'} and plots in {seconds:.1f} s")
     return metrics
+
+
+class _ContinuedEarlyStopping(EarlyStopping):
+    """Early stopping that, in a resumed run, goes on from the earlier epochs: their
+    lowest validation loss, its epoch, the epochs waited since, and that epoch's
+    weights (``best.npz``), so that stopping and the kept weights are those of an
+    uninterrupted run."""
+
+    _prior = None
+
+    def continue_from(self, earlier, start, best_path, model):
+        """Remember epochs 1..start (``earlier``: their history) for :meth:`on_train_begin`."""
+        from .nn.model import load_model
+
+        losses = earlier.get("val_loss") or []
+        if len(losses) != start or not all(isinstance(v, float) and math.isfinite(v)
+                                           for v in losses):
+            return  # history.csv incomplete: decide on the resumed epochs alone
+        best_i = min(range(start), key=lambda i: (losses[i], i))  # the first lowest
+        if best_i == start - 1:  # the checkpoint itself is the best so far
+            weights = model.get_weights()
+        elif Path(best_path).is_file():
+            weights = load_model(best_path).get_weights()
+        else:
+            print(f"warning: {best_path} is missing; early stopping chooses among the "
+                  "resumed epochs only", file=sys.stderr, flush=True)
+            return
+        self._prior = (losses[best_i], best_i, start - 1 - best_i, weights)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self._prior is not None:
+            self._tracker.best, self.best_epoch, self.wait, self.best_weights = \
+                self._prior
+
+
+class _SaveBest(Callback):
+    """Writes the model to ``path`` after each epoch early stopping takes as its new
+    best (what a resumed run needs to put those weights back)."""
+
+    def __init__(self, stopper, path):
+        self.stopper, self.path = stopper, path
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.stopper.best_epoch == epoch and self.stopper.best_weights is not None:
+            self.model.save(self.path)
 
 
 def _earlier_history(csv_path, start):
