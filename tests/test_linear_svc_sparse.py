@@ -80,8 +80,9 @@ def test_duplicate_entries_are_summed_as_scipy_does():
 
 @pytest.mark.parametrize("scale", [None, 1.0, 3.0], ids=["no_bias", "bias", "bias3"])
 def test_sparse_design_products_equal_the_dense_augmented_matrix(xp, scale):
-    """X~ W, X~^T V and (X~ * X~)^T A with the bias column handled apart equal the
-    products with the dense [X, s] the readable path builds."""
+    """X~ W, X~^T V, (X~ * X~)^T A and X~^T (A * X~ W) (on the active rows only) with the
+    bias column handled apart equal the products with the dense [X, s] the readable
+    path builds."""
     X, _ = sparse_problem(3, n=80, d=30, density=0.2)
     rng = np.random.default_rng(3)
     p = 30 + (scale is not None)
@@ -94,6 +95,14 @@ def test_sparse_design_products_equal_the_dense_augmented_matrix(xp, scale):
         got, want = getattr(sparse, name)(arg), getattr(dense, name)(arg)
         np.testing.assert_allclose(backend.to_numpy(got), backend.to_numpy(want),
                                    rtol=1e-13, atol=1e-13)
+    # the CG's product on each column's active rows only; column 2 has none active
+    A = (rng.random((80, 3)) < 0.5).astype(float)
+    A[:, 2] = 0.0
+    A = backend.asarray(A)
+    got = backend.to_numpy(sparse.hess_operator(A)(W))
+    want = backend.to_numpy(dense.tdot(A * dense.dot(W)))
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(got[:, 2], 0.0)
 
 
 def test_sparse_backends_agree(xp):
