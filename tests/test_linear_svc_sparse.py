@@ -16,7 +16,7 @@ import scipy.sparse
 
 from mmscratch import backend
 from mmscratch.errors import NotFittedError
-from mmscratch.supervised import LinearSVC, svm
+from mmscratch.supervised import LinearSVC, _linear_solvers, svm
 
 
 def sparse_problem(n_classes, n=400, d=120, density=0.05, seed=0):
@@ -88,8 +88,8 @@ def test_sparse_design_products_equal_the_dense_augmented_matrix(xp, scale):
     p = 30 + (scale is not None)
     W = backend.asarray(rng.normal(size=(p, 3)))
     V = backend.asarray(rng.normal(size=(80, 3)))
-    dense = svm._DenseDesign(backend.asarray(X.toarray()), scale)
-    sparse = svm._SparseDesign(backend.sparse().csr_matrix(X), scale)
+    dense = _linear_solvers._DenseDesign(backend.asarray(X.toarray()), scale)
+    sparse = _linear_solvers._SparseDesign(backend.sparse().csr_matrix(X), scale)
     assert sparse.n_params == dense.n_params == p
     for name, arg in [("dot", W), ("tdot", V), ("sq_tdot", V)]:
         got, want = getattr(sparse, name)(arg), getattr(dense, name)(arg)
