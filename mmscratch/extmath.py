@@ -10,7 +10,7 @@ scikit-learn keeps these in ``sklearn/utils/extmath.py`` and ``validation.py``; 
   same numbers on every backend (and, where scikit-learn draws with ``RandomState``, the
   same numbers as scikit-learn);
 - :func:`column_sums`: ``a.sum(axis=0)`` of a tall matrix as one matrix-vector product
-  (the bias gradients of Dense and Conv2D);
+  (the bias gradients of every layer and fusion block);
 - :func:`sha256_file`: the checksum of a file (data downloads, MNIST verification,
   the CLI's model fingerprint).
 

@@ -11,6 +11,7 @@ import math
 
 from .. import backend
 from ..errors import check_count
+from ..extmath import column_sums
 from ..nn import initializers
 from ..nn.attention import masked_softmax
 from .fusion import FusionLayer
@@ -122,13 +123,13 @@ class GatedFusion(_PerModalityParams):
         dg = z * (dz - (z * dz).sum(axis=1, keepdims=True))  # (N, M, U)
         dg2 = dg.reshape(n, -1)
         self.grads["Wz"] = x_all.T @ dg2
-        self.grads["bz"] = dg2.sum(axis=0)
+        self.grads["bz"] = column_sums(dg2)
         dx_all = dg2 @ p["Wz"].T  # (N, sum d_m) from the gates
         grads, start = [], 0
         for m, h in enumerate(feats):
             w = h.shape[1]
             self.grads[f"W{m}"] = h.T @ dpre[:, m]
-            self.grads[f"b{m}"] = dpre[:, m].sum(axis=0)
+            self.grads[f"b{m}"] = column_sums(dpre[:, m])
             g = dpre[:, m] @ p[f"W{m}"].T + dx_all[:, start:start + w]
             grads.append(g * present[:, m:m + 1] if present is not None else g)
             start += w
@@ -225,7 +226,7 @@ class LowRankTensorFusion(_PerModalityParams):
     def backward(self, dy):
         keys, ext, proj, prod, present = self._saved()
         p = self.params
-        self.grads["b"] = dy.sum(axis=0)
+        self.grads["b"] = column_sums(dy)
         self.grads["w"] = (prod * dy[None]).sum(axis=(1, 2))
         dprod = p["w"][:, None, None] * dy[None]  # (r, N, U)
         grads = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..errors import check_array, check_count
+from ..extmath import column_sums
 from ..nn import initializers
 from ..nn.activations import log_softmax, softmax
 from ..nn.attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
@@ -205,7 +206,7 @@ class AttentionFusion(FusionLayer):
         for m, h in enumerate(feats):
             g = dt[:, m]  # (N, d)
             self.grads[f"W{m}"] = h.T @ g
-            self.grads[f"b{m}"] = g.sum(axis=0)
+            self.grads[f"b{m}"] = column_sums(g)
             grads.append(g @ self.params[f"W{m}"].T)
         return self._pack(keys, grads)
 

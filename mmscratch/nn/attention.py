@@ -35,6 +35,7 @@ import numpy as np
 
 from .. import backend
 from ..errors import check_array, check_count
+from ..extmath import column_sums
 from . import initializers
 from .layer import Layer
 
@@ -398,7 +399,7 @@ class MultiHeadAttention(Layer):
         dy2 = dy.reshape(-1, dy.shape[-1])
         self.grads["Wo"] = concat.reshape(-1, hk).T @ dy2
         if self.use_bias:
-            self.grads["bo"] = dy2.sum(axis=0)
+            self.grads["bo"] = column_sums(dy2)
         dconcat = dy @ p["Wo"].T  # (N, Tq, H*d_k)
         dah = self._heads(dconcat)
         dqh, dkh, dvh = scaled_dot_product_attention_backward(dah, qh, kh, vh, weights, scale)
@@ -414,13 +415,13 @@ class MultiHeadAttention(Layer):
             self.grads["Wq"], self.grads["Wk"], self.grads["Wv"] = xp.split(gw, 3, axis=1)
             if self.use_bias:
                 self.grads["bq"], self.grads["bk"], self.grads["bv"] = xp.split(
-                    d_all.sum(axis=0), 3)
+                    column_sums(d_all), 3)
             w_all = xp.concatenate([p["Wq"], p["Wk"], p["Wv"]], axis=1)
             return (d_all @ w_all.T).reshape(q_in.shape)
         for key, a, d in (("q", q_in, dq), ("k", k_in, dk), ("v", v_in, dv)):
             self.grads["W" + key] = a.reshape(-1, a.shape[-1]).T @ d
             if self.use_bias:
-                self.grads["b" + key] = d.sum(axis=0)
+                self.grads["b" + key] = column_sums(d)
         dq_in = (dq @ p["Wq"].T).reshape(q_in.shape)
         dk_in = (dk @ p["Wk"].T).reshape(k_in.shape)
         dv_in = (dv @ p["Wv"].T).reshape(v_in.shape)

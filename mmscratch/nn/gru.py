@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..extmath import column_sums
 from . import initializers
 from .lstm_steps import _step_masks, use_step_kernels
 from .recurrent import _Recurrent, _time_major, stable_sigmoid
@@ -251,7 +252,7 @@ class GRU(_Recurrent):
         d_rec = dhu.reshape(t_steps * n, 3 * H)
         self.grads["W"] = _time_major(x).reshape(t_steps * n, -1).T @ dx2
         self.grads["U"] = h_prev.reshape(t_steps * n, H).T @ d_rec
-        self.grads["b"] = xp.stack([dx2.sum(axis=0), d_rec.sum(axis=0)])
+        self.grads["b"] = xp.stack([column_sums(dx2), column_sums(d_rec)])
         self.d_initial_state = dh_rec + carry if has_state else None
         if not self.needs_input_grad:
             return None
@@ -291,7 +292,7 @@ class GRU(_Recurrent):
             d_rec = dhu.reshape(t_steps * n, 3 * H)
             self.grads["U"] = h_prev.reshape(t_steps * n, H).T @ d_rec
             dx2 = dxw.reshape(t_steps * n, 3 * H)
-            self.grads["b"] = xp.stack([dx2.sum(axis=0), d_rec.sum(axis=0)])
+            self.grads["b"] = xp.stack([column_sums(dx2), column_sums(d_rec)])
         else:
             U_zr, U_h = U[:, :2 * H], U[:, 2 * H:]
             for t in range(t_steps - 1, -1, -1):
@@ -308,7 +309,7 @@ class GRU(_Recurrent):
             self.grads["U"] = xp.concatenate(
                 [hp2.T @ dx2[:, :2 * H], inner.reshape(t_steps * n, H).T @ dx2[:, 2 * H:]],
                 axis=1)
-            self.grads["b"] = dx2.sum(axis=0)
+            self.grads["b"] = column_sums(dx2)
         self.grads["W"] = _time_major(x).reshape(t_steps * n, -1).T @ dx2
         self.d_initial_state = dh_next if has_state else None
         return xp.ascontiguousarray((dxw @ W.T).transpose(1, 0, 2))

@@ -37,6 +37,7 @@ import numpy as np
 
 from .. import backend
 from ..errors import check_count
+from ..extmath import column_sums
 from . import initializers
 from .activations import ELEMENTWISE, sigmoid
 from .layer import Layer
@@ -454,7 +455,7 @@ def _weight_grads(xt, hs, h0, dz):
     dW = xt.reshape(t_steps * n, -1).T @ d2
     dU = hs[:-1].reshape((t_steps - 1) * n, h).T @ d2[n:]
     dU += h0.T @ d2[:n]
-    return dW, dU, d2.sum(axis=0)
+    return dW, dU, column_sums(d2)
 
 
 def _input_grad(layer, dz, W):
