@@ -60,12 +60,13 @@ def interleaved(ours, theirs, repeat):
     return min(t_ours), (min(t_ref) if theirs else None)
 
 
-def bench_lstm(repeat, torch):
+def _bench_recurrent(repeat, torch, layer_cls, torch_name, label, goal):
+    """One recurrent layer's forward+backward (N=64, T=50, D=40, H=128) vs PyTorch's."""
     n, t, d, h = 64, 50, 40, 128
     rng = np.random.default_rng(0)
     x = backend.asarray(rng.standard_normal((n, t, d)).astype(np.float32))
     dy = backend.asarray(rng.standard_normal((n, t, h)).astype(np.float32))
-    layer = LSTM(h, return_sequences=True, seed=0)
+    layer = layer_cls(h, return_sequences=True, seed=0)
 
     def ours():
         layer.forward(x)
@@ -73,7 +74,7 @@ def bench_lstm(repeat, torch):
 
     theirs = None
     if torch is not None:
-        ref = torch.nn.LSTM(d, h, batch_first=True)
+        ref = getattr(torch.nn, torch_name)(d, h, batch_first=True)
         xt = torch.tensor(backend.to_numpy(x), requires_grad=True)
         gt = torch.tensor(backend.to_numpy(dy))
 
@@ -82,7 +83,11 @@ def bench_lstm(repeat, torch):
             out.backward(gt)
 
     t_ours, t_ref = interleaved(ours, theirs, repeat)
-    return "LSTM fwd+bwd (N=64, T=50, D=40, H=128)", t_ours, t_ref, 1.2
+    return f"{label} fwd+bwd (N=64, T=50, D=40, H=128)", t_ours, t_ref, goal
+
+
+def bench_lstm(repeat, torch):
+    return _bench_recurrent(repeat, torch, LSTM, "LSTM", "LSTM", 1.2)
 
 
 def bench_mha(repeat, torch):
@@ -111,28 +116,8 @@ def bench_mha(repeat, torch):
 
 
 def bench_gru(repeat, torch):
-    n, t, d, h = 64, 50, 40, 128
-    rng = np.random.default_rng(0)
-    x = backend.asarray(rng.standard_normal((n, t, d)).astype(np.float32))
-    dy = backend.asarray(rng.standard_normal((n, t, h)).astype(np.float32))
-    layer = GRU(h, return_sequences=True, seed=0)  # reset_after=True: PyTorch's form
-
-    def ours():
-        layer.forward(x)
-        layer.backward(dy)
-
-    theirs = None
-    if torch is not None:
-        ref = torch.nn.GRU(d, h, batch_first=True)
-        xt = torch.tensor(backend.to_numpy(x), requires_grad=True)
-        gt = torch.tensor(backend.to_numpy(dy))
-
-        def theirs():
-            out, _ = ref(xt)
-            out.backward(gt)
-
-    t_ours, t_ref = interleaved(ours, theirs, repeat)
-    return "GRU fwd+bwd (N=64, T=50, D=40, H=128)", t_ours, t_ref, 1.5
+    # GRU's default reset_after=True is PyTorch's form
+    return _bench_recurrent(repeat, torch, GRU, "GRU", "GRU", 1.5)
 
 
 def bench_transformer(repeat, torch):
