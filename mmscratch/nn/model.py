@@ -516,6 +516,20 @@ def _param_index(name):
     return int(parts[1])
 
 
+def _stored_members(data, prefix, n_expected, what, where, class_name):
+    """The names of ``data``'s ``prefix`` members (``param:`` or ``state:``) in their
+    stored order, or a ``DataError`` when a name is malformed or their number is not the
+    rebuilt model's ``n_expected``."""
+    try:
+        stored = sorted((k for k in data if k.startswith(prefix)), key=_param_index)
+    except DataError as exc:
+        raise DataError(f"{where} {exc}") from None
+    if len(stored) != n_expected:
+        raise DataError(f"{where} checkpoint has {len(stored)} {what}, the rebuilt "
+                        f"{class_name} has {n_expected} (another architecture?)")
+    return stored
+
+
 def read_checkpoint(path):
     """``(members, meta)`` of an mmscratch checkpoint: every member as a host array and
     the parsed ``__config__`` (a dict naming the class); ``DataError`` naming the file for
@@ -588,14 +602,8 @@ def model_from_members(path, data, label=None):
         raise DataError(f"{where} checkpoint configuration is invalid "
                         f"({type(exc).__name__}: {exc})") from None
     model.input_spec = meta["input_spec"]
-    try:
-        stored = sorted((k for k in data if k.startswith("param:")), key=_param_index)
-    except DataError as exc:
-        raise DataError(f"{where} {exc}") from None
     pairs = list(model.parameters())
-    if len(stored) != len(pairs):
-        raise DataError(f"{where} checkpoint has {len(stored)} parameters, the rebuilt "
-                        f"{meta['class']} has {len(pairs)} (another architecture?)")
+    stored = _stored_members(data, "param:", len(pairs), "parameters", where, meta["class"])
     for name, (owner, key) in zip(stored, pairs):
         arr = data[name]
         expected = f"{owner.name}.{key}"
@@ -606,14 +614,9 @@ def model_from_members(path, data, label=None):
             raise DataError(f"{where} parameter {name} has dtype {arr.dtype}, expected floats")
         owner.params[key] = backend.asarray(arr)
         owner.grads[key] = backend.xp().zeros_like(owner.params[key])
-    try:
-        stored = sorted((k for k in data if k.startswith("state:")), key=_param_index)
-    except DataError as exc:
-        raise DataError(f"{where} {exc}") from None
     state_pairs = list(_states(model))
-    if len(stored) != len(state_pairs):
-        raise DataError(f"{where} checkpoint has {len(stored)} state arrays, the rebuilt "
-                        f"{meta['class']} has {len(state_pairs)} (another architecture?)")
+    stored = _stored_members(data, "state:", len(state_pairs), "state arrays", where,
+                             meta["class"])
     for name, (owner, key) in zip(stored, state_pairs):
         arr = data[name]
         expected = f"{owner.name}.{key}"

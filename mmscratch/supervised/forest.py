@@ -236,8 +236,6 @@ class RandomForestClassifier(ProbabilisticClassifierMixin, ClassifierMixin, _Bas
         return self._mean_value(X)
 
 
-
-
 class RandomForestRegressor(RegressorMixin, _BaseForest):
     """Random forest of :class:`DecisionTreeRegressor` (squared error); ``predict`` is the
     mean of the trees' predictions and ``score`` is R². ``max_features`` defaults to 1.0
