@@ -13,19 +13,13 @@ from ..errors import check_count
 from ..nn.attention import MultiHeadAttention
 from ..nn.layer import Layer
 from .fusion import FusionLayer, split_modalities
-from .registry import register_fusion
+from .registry import MODALITY_SAMPLES, register_fusion
 
 __all__ = ["Tokens", "CrossModalAttentionFusion", "token_branch"]
 
-#: What each modality's sample looks like, by name: cross-modal attention reads the
-#: first two as token sequences (image positions, audio frames); text is one vector.
-_KINDS = {"image": ("an image", 3, "(H, W, C)"), "audio": ("a sequence", 2, "(T, F)"),
-          "text": ("a vector", 1, "(D,)")}
-
-
 def _what(modality, input_shapes):
     """``"text is a vector of shape (116,)"`` (the shape if known, else its form)."""
-    kind, _, form = _KINDS.get(modality, ("an unknown modality", None, "?"))
+    _, form, kind = MODALITY_SAMPLES.get(modality, (None, "?", "an unknown modality"))
     shape = (input_shapes or {}).get(modality)
     return f"{modality} is {kind} of shape {tuple(shape) if shape is not None else form}"
 
@@ -121,13 +115,13 @@ class CrossModalAttentionFusion(FusionLayer):
         bad = [m for m in modalities if m not in cls.TOKEN_MODALITIES]
         wrong_shape = [m for m in modalities if m in cls.TOKEN_MODALITIES
                        and shapes.get(m) is not None
-                       and len(tuple(shapes[m])) != _KINDS[m][1]]
+                       and len(tuple(shapes[m])) != MODALITY_SAMPLES[m][0]]
         if len(modalities) == 2 and not bad and not wrong_shape:
             return modalities
         why = "; ".join(_what(m, shapes) for m in bad + wrong_shape)
         raise ValueError(
             f"modalities: fusion {name!r} fuses exactly two sequence/image modalities "
-            f"(image {_KINDS['image'][2]}, audio {_KINDS['audio'][2]}); got "
+            f"(image {MODALITY_SAMPLES['image'][1]}, audio {MODALITY_SAMPLES['audio'][1]}); got "
             f"{', '.join(modalities) or 'none'}" + (f" ({why})" if why else "")
             + " - pass modalities=['image', 'audio'] (CLI: --modalities image,audio) or "
             "choose a fusion that takes any modalities (e.g. attention, transformer)")
@@ -228,9 +222,10 @@ def token_branch(modality, shape, width, seed):
     if modality not in CrossModalAttentionFusion.TOKEN_MODALITIES:
         raise ValueError(f"token_branch: modality must be 'image' or 'audio', got "
                          f"{modality!r}")
-    if shape is None or len(tuple(shape)) != _KINDS[modality][1]:
-        raise ValueError(f"token_branch: shape of {modality!r} must be "
-                         f"{_KINDS[modality][2]}, got {None if shape is None else tuple(shape)}")
+    rank, form, _ = MODALITY_SAMPLES[modality]
+    if shape is None or len(tuple(shape)) != rank:
+        got = None if shape is None else tuple(shape)
+        raise ValueError(f"token_branch: shape of {modality!r} must be {form}, got {got}")
     pad = "valid" if min(shape[0], shape[1]) >= 20 else "same"
     if modality == "image":
         layers, axis = [], "space"

@@ -23,7 +23,7 @@ from ..nn.conv import Conv2D, MaxPooling2D
 from ..nn.recurrent import LSTM
 from .classifier import MultimodalClassifier
 from .fusion import AttentionFusion
-from .registry import FUSIONS, get_fusion
+from .registry import FUSIONS, MODALITY_SAMPLES, get_fusion
 
 __all__ = ["document_model", "build_model", "FUSIONS"]
 
@@ -91,12 +91,6 @@ def _text_branch(width, seed):
             nn.Dense(width, activation="relu", seed=seed + 1)]
 
 
-#: The sample shape each modality's branches read (without the batch axis N).
-_SAMPLE_SHAPES = {"image": (3, "an image sample must be (H, W, C)"),
-                  "audio": (2, "an audio sample must be (T, F)"),
-                  "text": (1, "a text sample must be (D,)")}
-
-
 def build_model(input_shapes, modalities=("image", "audio", "text"), fusion="attention",
                 num_classes=10, width=64, modality_dropout=0.0, seed=0, audio_branch="cnn"):
     """The CLI's classifier: one branch per modality, the chosen fusion, the document's head.
@@ -137,9 +131,11 @@ def build_model(input_shapes, modalities=("image", "audio", "text"), fusion="att
     # layer (IndexError), so say here which modality needs what.
     for m in modalities:
         shape = input_shapes.get(m) if input_shapes is not None else None
-        rank, rule = _SAMPLE_SHAPES[m]
+        rank, form, _ = MODALITY_SAMPLES[m]
         if shape is not None and len(tuple(shape)) != rank:
-            raise ValueError(f"input_shapes[{m!r}]: {rule}, got {tuple(shape)}")
+            article = "a" if m == "text" else "an"
+            raise ValueError(f"input_shapes[{m!r}]: {article} {m} sample must be {form}, "
+                             f"got {tuple(shape)}")
     if spec.check is not None:  # e.g. cross-modal attention: exactly image and audio
         spec.check(tuple(modalities), dict(input_shapes or {}))
     num_classes = check_count(num_classes, "num_classes", where="build_model")

@@ -65,6 +65,13 @@ class FusionSpec:
     check: Callable | None = None
 
 
+#: What one sample of each modality is (without the batch axis N): its rank, the form of
+#: its shape and its kind. Branches, fusions' checks and their messages read it here.
+MODALITY_SAMPLES = {"image": (3, "(H, W, C)", "an image"),
+                    "audio": (2, "(T, F)", "a sequence"),
+                    "text": (1, "(D,)", "a vector")}
+
+
 #: name -> FusionSpec, in registration order.
 FUSION_REGISTRY: dict[str, FusionSpec] = {}
 
