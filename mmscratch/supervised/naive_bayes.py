@@ -275,8 +275,9 @@ def _class_moments_sorted(X, y_idx, n_classes, w=None):
     samples). Why: the one-hot products of the readable version multiply the whole of X
     by a K-column matrix twice, thin GEMMs that run far below BLAS speed, and build an
     (N, D) deviation array; the blocks here stay in cache. ``GaussianNB.fit`` on 10k
-    MNIST went from 4.6x scikit-learn's CPU time to 0.75x (one thread; section
-    "classical" of benchmarks/RESULTS.md). Same numbers up to rounding
+    MNIST went from 4.6x scikit-learn's CPU time to 0.63x (``python
+    benchmarks/bench_classical.py --repeat 3``, section "classical" of
+    benchmarks/RESULTS.md). Same numbers up to rounding
     (tests/test_naive_bayes.py).
     """
     xp = backend.xp()
